@@ -1,0 +1,12 @@
+//! uPay wire protocol: every body that crosses the network between the core and the backend
+//! (and so the mock), plus the codecs both sides share. No IO lives here: this crate is what
+//! both sides compile against so they cannot drift, and it is the natural fuzzing target.
+
+pub mod api;
+pub mod error;
+pub mod money;
+pub mod qr;
+pub mod rate;
+pub mod sca;
+
+pub use money::{Currency, Money, MoneyError};

@@ -1,0 +1,121 @@
+//! The per-request context: request id, locale and sandbox, set by the outermost middleware and
+//! readable anywhere below it (errors render themselves with it).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use upay_protocol::api::REQUEST_ID_HEADER;
+use upay_protocol::error::ErrorCode;
+
+use crate::error::ApiError;
+use crate::state::{AppState, RequestRecord, Sandbox};
+
+/// Header selecting an isolated sandbox (own data, clock and faults). Absent: `default`.
+pub const SANDBOX_HEADER: &str = "X-Mock-Sandbox";
+
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    /// The client asked for Chinese (`Accept-Language: zh…`).
+    pub zh: bool,
+}
+
+tokio::task_local! {
+    static CONTEXT: RequestContext;
+}
+
+impl RequestContext {
+    pub fn current() -> Option<RequestContext> {
+        CONTEXT.try_with(Clone::clone).ok()
+    }
+}
+
+pub fn prefers_zh(headers: &HeaderMap) -> bool {
+    // First language tag wins; no q-value weighing: the apps send one language.
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|tag| tag.trim().to_ascii_lowercase().starts_with("zh"))
+}
+
+fn valid_sandbox_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Outermost middleware: assigns the request id, resolves the sandbox, records the request in
+/// the sandbox's request log and stamps `Request-Id` on the response.
+pub async fn request_context(
+    State(app): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let ctx = RequestContext {
+        request_id: app.next_request_id(),
+        zh: prefers_zh(req.headers()),
+    };
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let scenario = req
+        .headers()
+        .get(crate::faults::SCENARIO_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let sandbox_name = req
+        .headers()
+        .get(SANDBOX_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("default")
+        .to_owned();
+
+    let run = async {
+        if !valid_sandbox_name(&sandbox_name) {
+            let e = ApiError::field(
+                SANDBOX_HEADER,
+                "invalid",
+                "1-64 characters of [A-Za-z0-9_-]",
+            );
+            return (e.into_response(), None);
+        }
+        let sandbox = match app.sandbox(&sandbox_name).await {
+            Ok(sb) => sb,
+            Err(e) => return (e.into_response(), None),
+        };
+        req.extensions_mut().insert(sandbox.clone());
+        (next.run(req).await, Some(sandbox))
+    };
+    let (mut resp, sandbox): (Response, Option<Arc<Sandbox>>) =
+        CONTEXT.scope(ctx.clone(), run).await;
+
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    if let Some(sb) = sandbox {
+        // The control API's own traffic would drown what a developer is looking for.
+        if !path.starts_with("/__mock") {
+            sb.record_request(RequestRecord {
+                request_id: ctx.request_id,
+                at: sb.clock.now_ms(),
+                method,
+                path,
+                status: resp.status().as_u16(),
+                duration_us: started.elapsed().as_micros() as u64,
+                scenario,
+            });
+        }
+    }
+    resp
+}
+
+/// Fallback for unknown routes: a problem body, not axum's empty 404.
+pub async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound).detail("no such endpoint")
+}
