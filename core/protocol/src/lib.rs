@@ -10,3 +10,5 @@ pub mod rate;
 pub mod sca;
 
 pub use money::{Currency, Money, MoneyError};
+pub use qr::QrPayload;
+pub use rate::{Rate, Rounding};
