@@ -57,18 +57,28 @@ pub async fn request_context(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
     let ctx = RequestContext {
         request_id: app.next_request_id(),
         zh: prefers_zh(req.headers()),
     };
-    let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let scenario = req
-        .headers()
-        .get(crate::faults::SCENARIO_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let mut log = LogOnDrop {
+        sandbox: None,
+        started: Instant::now(),
+        record: RequestRecord {
+            request_id: ctx.request_id.clone(),
+            at: 0,
+            method: req.method().to_string(),
+            path: path.clone(),
+            status: 0,
+            duration_us: 0,
+            scenario: req
+                .headers()
+                .get(crate::faults::SCENARIO_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        },
+    };
     let sandbox_name = req
         .headers()
         .get(SANDBOX_HEADER)
@@ -83,36 +93,44 @@ pub async fn request_context(
                 "invalid",
                 "1-64 characters of [A-Za-z0-9_-]",
             );
-            return (e.into_response(), None);
+            return e.into_response();
         }
         let sandbox = match app.sandbox(&sandbox_name).await {
             Ok(sb) => sb,
-            Err(e) => return (e.into_response(), None),
+            Err(e) => return e.into_response(),
         };
-        req.extensions_mut().insert(sandbox.clone());
-        (next.run(req).await, Some(sandbox))
+        // The control API's own traffic would drown what a developer is looking for.
+        if !path.starts_with("/__mock") {
+            log.record.at = sandbox.clock.now_ms();
+            log.sandbox = Some(sandbox.clone());
+        }
+        req.extensions_mut().insert(sandbox);
+        next.run(req).await
     };
-    let (mut resp, sandbox): (Response, Option<Arc<Sandbox>>) =
-        CONTEXT.scope(ctx.clone(), run).await;
-
+    let mut resp = CONTEXT.scope(ctx.clone(), run).await;
+    log.record.status = resp.status().as_u16();
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
-    if let Some(sb) = sandbox {
-        // The control API's own traffic would drown what a developer is looking for.
-        if !path.starts_with("/__mock") {
-            sb.record_request(RequestRecord {
-                request_id: ctx.request_id,
-                at: sb.clock.now_ms(),
-                method,
-                path,
-                status: resp.status().as_u16(),
-                duration_us: started.elapsed().as_micros() as u64,
-                scenario,
-            });
+    resp
+}
+
+/// Writes the request-log line when the request ends, including when a fault dropped the
+/// connection (the future is dropped mid-way; the line then has status 0).
+struct LogOnDrop {
+    sandbox: Option<Arc<Sandbox>>,
+    started: Instant,
+    record: RequestRecord,
+}
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        if let Some(sb) = self.sandbox.take() {
+            let mut record = self.record.clone();
+            record.duration_us = self.started.elapsed().as_micros() as u64;
+            sb.record_request(record);
         }
     }
-    resp
 }
 
 /// Fallback for unknown routes: a problem body, not axum's empty 404.

@@ -84,6 +84,7 @@ pub struct RequestRecord {
     pub at: i64,
     pub method: String,
     pub path: String,
+    /// 0 when the connection was dropped before an answer (fault injection).
     pub status: u16,
     pub duration_us: u64,
     pub scenario: Option<String>,

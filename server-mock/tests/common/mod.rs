@@ -36,7 +36,8 @@ impl Resp {
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_value(self.body.clone()).unwrap_or_else(|e| panic!("unexpected body {}: {e}", self.body))
+        serde_json::from_value(self.body.clone())
+            .unwrap_or_else(|e| panic!("unexpected body {}: {e}", self.body))
     }
 }
 
@@ -46,14 +47,25 @@ impl TestServer {
     }
 
     pub async fn with_config(config: Config) -> TestServer {
-        let server = server_mock::start(config).await.expect("mock server starts");
+        install_crypto_provider();
+        let server = server_mock::start(config)
+            .await
+            .expect("mock server starts");
         let base = server.base_url();
-        let client = reqwest::Client::builder().no_proxy().build().expect("client");
-        TestServer { server, client, base }
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        TestServer {
+            server,
+            client,
+            base,
+        }
     }
 
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{}", self.base, path))
+        self.client
+            .request(method, format!("{}{}", self.base, path))
     }
 
     pub async fn send(&self, rb: RequestBuilder) -> Resp {
@@ -61,8 +73,16 @@ impl TestServer {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body read");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        Resp { status, headers, body }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
@@ -83,14 +103,23 @@ impl TestServer {
 
     /// POST with an `Idempotency-Key`.
     pub async fn post_idem(&self, path: &str, token: &str, key: &str, body: Value) -> Resp {
-        self.send(self.req(Method::POST, path).bearer_auth(token).header("Idempotency-Key", key).json(&body)).await
+        self.send(
+            self.req(Method::POST, path)
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+        .await
     }
 
     /// The newest SMS code sent to `phone`.
     pub async fn last_code(&self, phone: &str) -> String {
         let r = self.get(&format!("/__mock/sms?phone={phone}"), None).await;
         let msgs = r.body["messages"].as_array().expect("sms list").clone();
-        msgs.iter().rev().find(|m| !m["code"].as_str().unwrap_or("").is_empty()).expect("an SMS code")["code"]
+        msgs.iter()
+            .rev()
+            .find(|m| !m["code"].as_str().unwrap_or("").is_empty())
+            .expect("an SMS code")["code"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -98,13 +127,25 @@ impl TestServer {
 
     /// Signs in on `device_id`, answering the SMS step if asked. Returns the access token.
     pub async fn login_on(&self, phone: &str, device_id: &str) -> Session {
-        let r = self.post("/v1/auth/login", None, login_body(phone, PASSWORD, device_id)).await;
+        let r = self
+            .post(
+                "/v1/auth/login",
+                None,
+                login_body(phone, PASSWORD, device_id),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "login: {}", r.body);
         match r.json::<LoginResponse>() {
             LoginResponse::SignedIn(s) => s,
             LoginResponse::OtpRequired(c) => {
                 let code = self.last_code(phone).await;
-                let r = self.post("/v1/auth/login/otp", None, json!({"login_ticket": c.login_ticket, "code": code})).await;
+                let r = self
+                    .post(
+                        "/v1/auth/login/otp",
+                        None,
+                        json!({"login_ticket": c.login_ticket, "code": code}),
+                    )
+                    .await;
                 assert_eq!(r.status, StatusCode::OK, "otp: {}", r.body);
                 r.json()
             }
@@ -112,17 +153,30 @@ impl TestServer {
     }
 
     pub async fn login(&self, phone: &str) -> String {
-        self.login_on(phone, "test-device-1").await.tokens.access_token
+        self.login_on(phone, "test-device-1")
+            .await
+            .tokens
+            .access_token
     }
 
     /// Asserts the ledger conserves money (control API audit).
     pub async fn assert_audit(&self) {
         let r = self.get("/__mock/audit", None).await;
         assert_eq!(r.status, StatusCode::OK, "audit: {}", r.body);
-        assert_eq!(r.body["balanced"], json!(true), "ledger audit failed: {}", r.body);
+        assert_eq!(
+            r.body["balanced"],
+            json!(true),
+            "ledger audit failed: {}",
+            r.body
+        );
     }
 }
 
 pub fn login_body(phone: &str, password: &str, device_id: &str) -> Value {
     json!({"phone": phone, "password": password, "device": {"device_id": device_id, "name": "Test Phone", "platform": "android"}})
+}
+
+/// reqwest is built without a bundled crypto provider (ring is the project's one).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
