@@ -15,6 +15,8 @@ pub struct ApiError {
     pub attempts_remaining: Option<u32>,
     pub data: Option<serde_json::Value>,
     pub retry_after_secs: Option<u64>,
+    /// Overrides the code's usual status (injected 502/504 faults).
+    pub status: Option<u16>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -28,6 +30,7 @@ impl ApiError {
             attempts_remaining: None,
             data: None,
             retry_after_secs: None,
+            status: None,
         }
     }
 
@@ -90,6 +93,9 @@ impl IntoResponse for ApiError {
         problem.attempts_remaining = self.attempts_remaining;
         problem.data = self.data;
         problem.request_id = ctx.map(|c| c.request_id.clone());
+        if let Some(status) = self.status {
+            problem.status = status;
+        }
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&problem).unwrap_or_default();

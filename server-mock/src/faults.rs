@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -207,13 +206,12 @@ fn error_status(status: u16) -> Response {
     } else {
         ErrorCode::ServiceUnavailable
     };
-    let mut resp = ApiError::new(code).detail("injected fault").into_response();
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut e = ApiError::new(code).detail("injected fault");
+    e.status = Some(status);
     if status == 503 {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        e = e.retry_after(1);
     }
-    resp
+    e.into_response()
 }
 
 async fn kill_connection(kill: Option<ConnectionKill>) -> Response {

@@ -3,6 +3,8 @@
 //! over real HTTP.
 #![allow(dead_code)]
 
+mod contract;
+
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -68,8 +70,14 @@ impl TestServer {
             .request(method, format!("{}{}", self.base, path))
     }
 
+    /// Sends a request and checks the answer against the OpenAPI contract.
     pub async fn send(&self, rb: RequestBuilder) -> Resp {
-        let resp = rb.send().await.expect("request sent");
+        let request = rb.build().expect("request builds");
+        let (method, path) = (
+            request.method().to_string(),
+            request.url().path().to_owned(),
+        );
+        let resp = self.client.execute(request).await.expect("request sent");
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body read");
@@ -78,6 +86,7 @@ impl TestServer {
         } else {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
+        contract::check(&method, &path, status.as_u16(), &body);
         Resp {
             status,
             headers,
