@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Swift binding tests on Linux: places the generated Swift bindings into the UPayKit package and
+# runs its XCTest suites with `swift test` inside a Debian trixie root (Swift 6), against the host
+# core library and a live mock server. Prints `Swift: N passed, N failed` last.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+root=$(bindings/scripts/swift-root.sh)
+gen=$(bindings/scripts/generate.sh)
+pkg=ios/UPayKit
+mkdir -p "$pkg/Sources/UPayCore" "$pkg/Sources/UPayCoreFFI"
+cp "$gen/swift/upay_core.swift" "$pkg/Sources/UPayCore/"
+cp "$gen/swift/upay_coreFFI.h" "$pkg/Sources/UPayCoreFFI/"
+cat >"$pkg/Sources/UPayCoreFFI/module.modulemap" <<'MAP'
+module upay_coreFFI {
+    header "upay_coreFFI.h"
+    link "upay_core"
+    export *
+}
+MAP
+
+# The clone is bind-mounted into the root; proc, dev and a tmpfs /tmp as DESIGN.md says.
+inside=/upay
+mkdir -p "$root$inside" "$root/proc" "$root/dev" "$root/tmp"
+cleanup() {
+  for m in "$root$inside" "$root/tmp" "$root/dev" "$root/proc"; do
+    mountpoint -q "$m" && umount -l "$m" || true
+  done
+}
+trap cleanup EXIT
+mount --bind "$top" "$root$inside"
+mount -t proc proc "$root/proc"
+mount --bind /dev "$root/dev"
+mount -t tmpfs tmpfs "$root/tmp"
+
+report=$(mktemp)
+set +e
+bindings/scripts/with-mock.sh bash -c '
+  exec chroot "$0" /usr/bin/env -i HOME=/tmp PATH=/usr/bin:/bin UPAY_MOCK_URL="$UPAY_MOCK_URL" \
+    LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:'"$inside"'/target/debug \
+    bash -c "cd '"$inside/$pkg"' && swift test --disable-swift-testing --scratch-path /var/cache/upaykit-build \
+      -Xlinker --allow-shlib-undefined -Xlinker -L'"$inside"'/target/debug 2>&1"
+' "$root" | tee "$report"
+status=${PIPESTATUS[0]}
+set -e
+line=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$report" | tail -1)
+rm -f "$report"
+total=$(echo "$line" | sed -n 's/.*Executed \([0-9]*\) test.*/\1/p')
+failed=$(echo "$line" | sed -n 's/.*with \([0-9]*\) failure.*/\1/p')
+echo "Swift: $(( ${total:-0} - ${failed:-0} )) passed, ${failed:-0} failed"
+[ "$status" -eq 0 ] && [ "${total:-0}" -gt 0 ]
