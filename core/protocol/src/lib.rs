@@ -5,6 +5,7 @@
 pub mod api;
 pub mod error;
 pub mod money;
+pub mod paycode;
 pub mod qr;
 pub mod rate;
 pub mod sca;
