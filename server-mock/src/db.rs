@@ -6,7 +6,13 @@ use rusqlite::Connection;
 use crate::error::{ApiError, ApiResult};
 
 /// Every schema step in order. Append only: never edit a step that has shipped.
-const MIGRATIONS: &[&str] = &[crate::auth::store::SCHEMA, crate::ledger::store::SCHEMA];
+const MIGRATIONS: &[&str] = &[
+    crate::auth::store::SCHEMA,
+    crate::ledger::store::SCHEMA,
+    crate::idempotency::SCHEMA,
+    crate::sca::SCHEMA,
+    crate::risk::SCHEMA,
+];
 
 pub fn prepare(conn: &Connection) -> ApiResult<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -80,7 +80,7 @@ pub fn seed_if_empty(sb: &Sandbox) -> ApiResult<()> {
             )?;
             crate::ledger::open_accounts(tx, u.user_id, now)?;
         }
-        Ok(())
+        crate::ledger::seed_demo(tx, now)
     })
 }
 

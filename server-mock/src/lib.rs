@@ -12,12 +12,16 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod faults;
+pub mod idempotency;
 pub mod ledger;
 pub mod openapi;
 pub mod ratelimit;
+pub mod risk;
 pub mod routes;
+pub mod sca;
 pub mod serve;
 pub mod state;
+pub mod sync;
 pub mod tls;
 
 pub use config::Config;

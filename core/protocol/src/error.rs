@@ -84,6 +84,8 @@ error_codes! {
     CardNotFound = 404, "The card was not found", "未找到该银行卡";
     QuoteExpired = 409, "The rate has expired; get a new quote", "汇率已过期，请重新报价";
     QuoteNotFound = 404, "The quote was not found", "未找到该报价";
+    QuoteUsed = 409, "This quote was already used", "该报价已使用";
+    HoldNotPending = 409, "This payment was already reviewed", "该笔交易已完成审核";
     // Idempotency.
     IdempotencyKeyMissing = 400, "An Idempotency-Key header is required", "缺少幂等键";
     IdempotencyKeyReused = 422, "This Idempotency-Key was used for a different request", "幂等键已用于其他请求";

@@ -172,7 +172,19 @@ struct RawMoney {
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = RawMoney::deserialize(d)?;
+        // Only the object form: a derived struct would also take `[minor, currency]`, which the
+        // documented wire format does not allow.
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = RawMoney;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object with `minor` and `currency`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawMoney, A::Error> {
+                RawMoney::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let raw = d.deserialize_map(ObjectOnly)?;
         Money::new(raw.minor, raw.currency).map_err(serde::de::Error::custom)
     }
 }
@@ -350,6 +362,7 @@ mod tests {
         assert!(serde_json::from_str::<Money>(r#"{"minor":1.5,"currency":"CNY"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"minor":"1","currency":"CNY"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"minor":1,"currency":"ABC"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"[1,"CNY"]"#).is_err());
         assert!(
             serde_json::from_str::<Money>(r#"{"minor":9223372036854775807,"currency":"CNY"}"#)
                 .is_err()

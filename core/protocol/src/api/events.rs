@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::money::{Balance, RiskAlert, Transaction};
+
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
@@ -15,6 +17,14 @@ pub enum LiveEvent {
     NewDeviceLogin { device_name: String, at: i64 },
     /// A session of this account was ended (sign-out of a device, password change).
     SessionRevoked { session_id: String },
+    /// A balance changed (a payment, a top-up, a settlement).
+    BalanceChanged { balance: Balance },
+    /// A history entry was created.
+    TransactionCreated { transaction: Transaction },
+    /// A history entry changed (settled, failed, released from review).
+    TransactionUpdated { transaction: Transaction },
+    /// The risk engine stepped up, held or blocked an operation.
+    RiskAlert { alert: RiskAlert },
     /// Some events were not delivered: sync to catch up.
     Resync { reason: String },
 }

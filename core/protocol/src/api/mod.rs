@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod events;
+pub mod money;
+pub mod sync;
 
 /// Header carrying the client's idempotency key on every money-moving request.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
