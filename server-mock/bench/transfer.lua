@@ -1,5 +1,7 @@
 -- wrk script: one small idempotent P2P transfer per request, each with a fresh Idempotency-Key.
--- Set TOKEN and PAYEE in the environment.
+-- Set TOKEN and PAYEE in the environment. The risk engine gathers and scores every signal as
+-- usual; `risk=allow` only overrides its verdict, since at thousands of transfers a second the
+-- velocity rule would (rightly) ask for device confirmation and the run would measure refusals.
 local counter = 0
 local thread_id = 0
 local token = os.getenv("TOKEN")
@@ -15,13 +17,10 @@ function request()
   local headers = {
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
+    ["X-Mock-Scenario"] = "risk=allow",
     ["Idempotency-Key"] = string.format("bench-%d-%d-%d", tid or 0, counter, os.time()),
   }
   local body = string.format('{"to":{"account_id":"%s"},"amount":{"minor":1,"currency":"CNY"},"note":"bench"}', payee)
   return wrk.format("POST", "/v1/transfers", headers, body)
 end
 
-done = function(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format("non2xx=%d\n", summary.errors.status or 0))
-end
