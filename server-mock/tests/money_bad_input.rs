@@ -20,8 +20,11 @@ fn luckin() -> String {
     .encode()
 }
 
+/// Builds a request body around the given `amount` value.
+type BodyWith = Box<dyn Fn(Value) -> Value>;
+
 /// (path, a body with `amount` replaced by the given value).
-fn endpoints() -> Vec<(&'static str, Box<dyn Fn(Value) -> Value>)> {
+fn endpoints() -> Vec<(&'static str, BodyWith)> {
     let qr = luckin();
     vec![
         (
