@@ -12,6 +12,8 @@ const MIGRATIONS: &[&str] = &[
     crate::idempotency::SCHEMA,
     crate::sca::SCHEMA,
     crate::risk::SCHEMA,
+    crate::support::store::SCHEMA,
+    crate::engage::store::SCHEMA,
 ];
 
 pub fn prepare(conn: &Connection) -> ApiResult<()> {

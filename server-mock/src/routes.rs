@@ -22,6 +22,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::auth::routes())
         .merge(crate::ledger::routes())
         .merge(crate::events::routes())
+        .merge(crate::support::routes())
+        .merge(crate::help::routes())
+        .merge(crate::engage::routes())
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -51,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(control)
         .merge(api)
+        .merge(crate::support::console::router())
         .fallback(crate::context::not_found)
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

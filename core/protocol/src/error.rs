@@ -96,6 +96,15 @@ error_codes! {
     ChallengeExpired = 403, "The confirmation expired; try again", "确认已过期，请重试";
     DeviceKeyMissing = 409, "This device is not set up for payment confirmation", "该设备尚未开通支付确认";
     RiskBlocked = 403, "This payment was blocked for your security", "为保障安全，该笔支付已被拦截";
+    // Support, help and engagement.
+    ConversationClosed = 409, "This conversation has ended; start a new one", "该会话已结束，请发起新的会话";
+    ConversationTaken = 409, "Another agent has taken this conversation", "该会话已由其他客服接待";
+    ClientIdReused = 409, "This id was already used for different content", "该编号已用于其他内容";
+    CsatNotRequested = 409, "There is nothing to rate", "暂无可评价的服务";
+    CsatAlreadyGiven = 409, "You have already rated this", "您已评价过本次服务";
+    ImageInvalid = 422, "The image is damaged or its size is not allowed", "图片已损坏或尺寸不符合要求";
+    TicketClosed = 409, "This ticket is already resolved", "该工单已解决";
+    SurveyAlreadyAnswered = 409, "You have already answered this survey", "您已参与过本次调查";
     // Sync.
     CursorExpired = 410, "The sync position expired; sync again from the start", "同步位置已失效，请重新同步";
 }

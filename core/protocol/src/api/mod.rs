@@ -3,8 +3,11 @@
 //! in `_secs`.
 
 pub mod auth;
+pub mod engage;
 pub mod events;
+pub mod help;
 pub mod money;
+pub mod support;
 pub mod sync;
 
 /// Header carrying the client's idempotency key on every money-moving request.
