@@ -34,21 +34,22 @@ run_suite "clippy (-D warnings)" cargo clippy --workspace --all-targets --locked
 run_suite "Rust tests" cargo test --workspace --locked
 run_suite "Kotlin binding tests" bindings/scripts/test-kotlin.sh
 run_suite "Swift binding tests" bindings/scripts/test-swift.sh
-if [ -x scripts/test-browser.sh ]; then
-  run_suite "browser tests" scripts/test-browser.sh
-fi
+run_suite "browser tests" scripts/test-browser.sh
 
 step "done"
 # One closing line over every suite: cargo's "test result" lines plus the foreign suites'
-# "<Suite>: N passed, N failed" lines.
+# "<Suite>: N passed, N failed" lines and node's summary.
 read -r passed failed < <(python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1], errors="replace").read()
 p = f = 0
 for m in re.finditer(r"test result: \w+\. (\d+) passed; (\d+) failed", text):
     p += int(m[1]); f += int(m[2])
-for m in re.finditer(r"^(?:Kotlin|Swift|Browser): (\d+) passed, (\d+) failed$", text, re.M):
+for m in re.finditer(r"^(?:Kotlin|Swift): (\d+) passed, (\d+) failed$", text, re.M):
     p += int(m[1]); f += int(m[2])
+# node --test (browser suite) closes with "ℹ pass N" and "ℹ fail N".
+p += sum(int(n) for n in re.findall(r"^\S* ?pass (\d+)$", text, re.M))
+f += sum(int(n) for n in re.findall(r"^\S* ?fail (\d+)$", text, re.M))
 print(p, f)
 PY
 )
