@@ -1,0 +1,255 @@
+//! The transport: one reqwest client (rustls on ring), the locale header, retries with
+//! jittered exponential backoff honouring `Retry-After`, and a classification of failures that
+//! the outbox relies on: *not sent* (nothing reached the server: safe to retry anything) versus
+//! *no answer* (the server may have acted: only a request with an idempotency key may be
+//! repeated, and the item becomes `unknown`).
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use ring::rand::{SecureRandom, SystemRandom};
+use upay_protocol::api::IDEMPOTENCY_KEY_HEADER;
+use upay_protocol::error::{ErrorCode as WireCode, Problem};
+
+use crate::config::{RetryPolicy, Settings};
+use crate::error::{CoreError, ErrorCode};
+
+#[derive(Debug)]
+pub enum NetError {
+    /// The request never reached the server (no route, refused, DNS, proxy).
+    NotSent,
+    /// The TLS handshake failed (untrusted certificate, pin mismatch): nothing was sent.
+    Tls,
+    /// The request may have reached the server but no complete answer came back.
+    NoAnswer,
+    /// The server answered with a problem document (or a bare error status).
+    Problem {
+        problem: Box<Problem>,
+        retry_after: Option<u64>,
+    },
+    /// The answer could not be understood.
+    BadResponse,
+}
+
+impl NetError {
+    /// Whether nothing the request asked for can have happened on the server.
+    pub fn definitely_not_applied(&self) -> bool {
+        matches!(self, NetError::NotSent | NetError::Tls)
+    }
+
+    pub fn into_core(self, zh: bool) -> CoreError {
+        match self {
+            NetError::NotSent => CoreError::client(ErrorCode::Offline),
+            NetError::Tls => CoreError::client(ErrorCode::TlsFailure),
+            NetError::NoAnswer => CoreError::client(ErrorCode::Timeout),
+            NetError::BadResponse => CoreError::client(ErrorCode::BadResponse),
+            NetError::Problem {
+                problem,
+                retry_after,
+            } => CoreError::from_problem(&problem, retry_after),
+        }
+        .localized(zh)
+    }
+
+    pub fn code(&self) -> Option<WireCode> {
+        match self {
+            NetError::Problem { problem, .. } => Some(problem.code),
+            _ => None,
+        }
+    }
+}
+
+/// One request.
+pub struct Call<'a> {
+    pub method: Method,
+    /// Path and query, already encoded, e.g. `/v1/sync?cursor=abc`.
+    pub path: &'a str,
+    pub body: Option<Vec<u8>>,
+    pub idempotency_key: Option<&'a str>,
+    pub bearer: Option<&'a str>,
+    /// Interactive calls retry less and wait less than background ones.
+    pub retry: RetryPolicy,
+}
+
+impl Call<'_> {
+    /// Repeating it cannot apply it twice.
+    fn repeatable(&self) -> bool {
+        self.method == Method::GET
+            || self.method == Method::DELETE
+            || self.idempotency_key.is_some()
+    }
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+pub struct Http {
+    client: reqwest::Client,
+    base: Url,
+    locale: HeaderValue,
+    rng: SystemRandom,
+}
+
+fn is_tls_error(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+impl Http {
+    pub fn new(settings: &Settings) -> Result<Http, CoreError> {
+        crate::api::tls::install_provider();
+        let tls =
+            crate::api::tls::client_config(settings.extra_ca_pem.as_deref(), &settings.spki_pins)
+                .map_err(|_| CoreError::invalid("extra_ca_pem"))?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(settings.retry.connect_timeout)
+            .timeout(settings.retry.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("upay-core/", env!("CARGO_PKG_VERSION")))
+            // Developer builds talk to loopback; a system proxy must not see wallet traffic.
+            .no_proxy()
+            .https_only(!settings.developer_mode)
+            .build()
+            .map_err(|_| CoreError::client(ErrorCode::TlsFailure))?;
+        Ok(Http {
+            client,
+            base: settings.base_url.clone(),
+            locale: HeaderValue::from_str(&settings.locale)
+                .unwrap_or_else(|_| HeaderValue::from_static("zh-CN")),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    fn jitter(&self, attempt: u32, policy: &RetryPolicy) -> Duration {
+        let cap = policy
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(policy.max_delay);
+        let mut b = [0u8; 4];
+        let _ = self.rng.fill(&mut b);
+        // Full jitter: uniformly in [cap/2, cap], so clients that failed together spread out.
+        let frac = f64::from(u32::from_be_bytes(b)) / f64::from(u32::MAX);
+        cap.mul_f64(0.5 + frac / 2.0)
+    }
+
+    async fn once(&self, call: &Call<'_>) -> Result<Answer, NetError> {
+        let url = self
+            .base
+            .join(call.path)
+            .map_err(|_| NetError::BadResponse)?;
+        let mut rb = self
+            .client
+            .request(call.method.clone(), url)
+            .header(ACCEPT_LANGUAGE, self.locale.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(t) = call.bearer {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(k) = call.idempotency_key {
+            rb = rb.header(IDEMPOTENCY_KEY_HEADER, k);
+        }
+        if let Some(body) = &call.body {
+            rb = rb
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) if is_tls_error(&e) => return Err(NetError::Tls),
+            Err(e) if e.is_connect() => return Err(NetError::NotSent),
+            Err(_) => return Err(NetError::NoAnswer),
+        };
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = resp.bytes().await.map_err(|_| NetError::NoAnswer)?.to_vec();
+        if status.is_success() {
+            return Ok(Answer { status, body });
+        }
+        let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| {
+            let code = match status.as_u16() {
+                401 => WireCode::Unauthorized,
+                404 => WireCode::NotFound,
+                429 => WireCode::RateLimited,
+                503 => WireCode::ServiceUnavailable,
+                _ => WireCode::Internal,
+            };
+            Problem::new(code, false)
+        });
+        Err(NetError::Problem {
+            problem: Box::new(problem),
+            retry_after,
+        })
+    }
+
+    /// Sends `call`, retrying what may be retried.
+    pub async fn send(&self, call: &Call<'_>) -> Result<Answer, NetError> {
+        let policy = call.retry;
+        let mut attempt = 0;
+        loop {
+            let result = self.once(call).await;
+            attempt += 1;
+            let err = match result {
+                Ok(a) => return Ok(a),
+                Err(e) => e,
+            };
+            let wait = match &err {
+                NetError::NotSent => Some(None),
+                NetError::NoAnswer if call.repeatable() => Some(None),
+                NetError::Problem {
+                    problem,
+                    retry_after,
+                } => {
+                    let retriable = match problem.code {
+                        // Refused before processing: always safe to repeat.
+                        WireCode::RateLimited => true,
+                        WireCode::IdempotencyInFlight => true,
+                        WireCode::ServiceUnavailable | WireCode::Internal => call.repeatable(),
+                        _ => false,
+                    };
+                    retriable.then_some(*retry_after)
+                }
+                _ => None,
+            };
+            let Some(retry_after) = wait else {
+                return Err(err);
+            };
+            if attempt >= policy.attempts {
+                return Err(err);
+            }
+            let delay = match retry_after {
+                Some(secs) if Duration::from_secs(secs) > policy.max_retry_after => {
+                    return Err(err);
+                }
+                Some(secs) => Duration::from_secs(secs).max(self.jitter(attempt - 1, &policy)),
+                None => self.jitter(attempt - 1, &policy),
+            };
+            tracing::debug!(
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "retrying request"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+}

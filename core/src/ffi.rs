@@ -1,0 +1,624 @@
+//! The exported surface: a root [`WalletClient`] and sub-objects per area. A thin layer: each
+//! method checks nothing the core does not, and maps errors to the client's language.
+//! Async methods run on tokio (`async_runtime = "tokio"`) and are safe to drop half-way: every
+//! step is persisted before the next network call, and an interrupted send leaves its item
+//! `unknown`, to be retried with the same key.
+
+use std::sync::Arc;
+
+use crate::config::ClientConfig;
+use crate::core::Core;
+use crate::error::{CoreError, CoreResult};
+use crate::events::{Subscription, WalletListener};
+use crate::history::{HistoryFilter, HistoryPage};
+use crate::insights::{
+    CategoryTotal, MerchantTotal, MonthSummary, RecurringBill, Reminder, Statement,
+};
+use crate::keystore::KeyStore;
+use crate::logging::{LogLevel, Logger};
+use crate::model::{Amount, CardView, FxQuoteView, HomeSnapshot, OutboxItem, TransactionView};
+use crate::payments::{
+    MerchantInfo, NotMeOutcome, PayeeInput, PayeeView, PaymentOutcome, WithdrawalView,
+};
+use crate::session::{CodeSent, DeviceEntry, LoginResult, Profile};
+use crate::store::mirror::RecentPayee;
+use crate::sync::SyncReport;
+
+fn loc<T>(core: &Core, r: CoreResult<T>) -> CoreResult<T> {
+    r.map_err(|e| e.localized(core.zh()))
+}
+
+#[derive(uniffi::Object)]
+pub struct WalletClient {
+    core: Arc<Core>,
+}
+
+impl WalletClient {
+    /// The core, for Rust callers (tests, benchmarks, a desktop shell).
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Opens a client with already checked settings (Rust callers that tune retries).
+    pub fn with_settings(
+        settings: crate::config::Settings,
+        key_store: Arc<dyn KeyStore>,
+    ) -> CoreResult<Arc<WalletClient>> {
+        Ok(Arc::new(WalletClient {
+            core: Core::open_with(settings, key_store)?,
+        }))
+    }
+}
+
+#[uniffi::export]
+impl WalletClient {
+    /// Opens (or creates) the encrypted cache in `config.data_dir`, unwrapping its key with
+    /// `key_store`. `logger` receives the core's log records at `Info` and above.
+    #[uniffi::constructor]
+    pub fn new(
+        config: ClientConfig,
+        key_store: Arc<dyn KeyStore>,
+        logger: Option<Arc<dyn Logger>>,
+    ) -> Result<Arc<WalletClient>, CoreError> {
+        if let Some(logger) = logger {
+            crate::logging::set_logger(logger, LogLevel::Info);
+        }
+        let core = Core::open(&config, key_store)
+            .map_err(|e| e.localized(crate::config::is_chinese(&config.locale)))?;
+        Ok(Arc::new(WalletClient { core }))
+    }
+
+    pub fn session(&self) -> Arc<SessionApi> {
+        Arc::new(SessionApi {
+            core: self.core.clone(),
+        })
+    }
+
+    pub fn payments(&self) -> Arc<PaymentsApi> {
+        Arc::new(PaymentsApi {
+            core: self.core.clone(),
+        })
+    }
+
+    pub fn history(&self) -> Arc<HistoryApi> {
+        Arc::new(HistoryApi {
+            core: self.core.clone(),
+        })
+    }
+
+    pub fn insights(&self) -> Arc<InsightsApi> {
+        Arc::new(InsightsApi {
+            core: self.core.clone(),
+        })
+    }
+
+    pub fn sync(&self) -> Arc<SyncApi> {
+        Arc::new(SyncApi {
+            core: self.core.clone(),
+        })
+    }
+
+    /// Everything the home screen shows, from the cache, in one call (works offline).
+    pub fn home_snapshot(&self) -> Result<HomeSnapshot, CoreError> {
+        let core = &self.core;
+        loc(
+            core,
+            (|| {
+                let signed_in = core.auth().is_some();
+                if signed_in {
+                    core.ensure_unlocked()?;
+                }
+                Ok(HomeSnapshot {
+                    signed_in,
+                    balances: core.balance_views()?,
+                    pending: core.pending_items(20)?,
+                    recent: if signed_in {
+                        crate::history::newest(core, 20)?
+                    } else {
+                        Vec::new()
+                    },
+                    synced_at: crate::sync::pull::synced_at(&core.store)?,
+                    offline: core.offline.load(std::sync::atomic::Ordering::Relaxed),
+                })
+            })(),
+        )
+    }
+
+    /// Registers a listener; events arrive in batches. Cancel the returned handle to stop.
+    pub fn subscribe(&self, listener: Arc<dyn WalletListener>) -> Arc<Subscription> {
+        self.core.events.add(listener)
+    }
+
+    /// True when opening found the encryption key lost or changed and started the cache again
+    /// (the app says so and the user signs in again; nothing is lost on the server).
+    pub fn key_was_reset(&self) -> bool {
+        self.core.key_was_reset
+    }
+
+    /// The app came to the foreground (`true`) or went to the background.
+    pub fn set_foreground(&self, foreground: bool) {
+        if foreground {
+            self.core.wake.notify_one();
+        }
+    }
+
+    /// The platform reports connectivity changes; regaining it resumes the outbox at once.
+    pub fn network_changed(&self, available: bool) {
+        if available {
+            self.core.wake.notify_one();
+        }
+    }
+
+    /// The user's own receive code (optionally for a fixed amount). Works offline.
+    pub fn receive_code(&self, amount: Option<Amount>) -> Result<String, CoreError> {
+        loc(&self.core, crate::qr::receive_code(&self.core, amount))
+    }
+}
+
+#[derive(uniffi::Object)]
+pub struct SessionApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl SessionApi {
+    pub async fn send_register_code(&self, phone: String) -> Result<CodeSent, CoreError> {
+        loc(
+            &self.core,
+            crate::session::send_register_code(&self.core, &phone).await,
+        )
+    }
+
+    pub async fn register(
+        &self,
+        phone: String,
+        code: String,
+        password: String,
+        full_name: String,
+        id_last4: String,
+    ) -> Result<Profile, CoreError> {
+        loc(
+            &self.core,
+            crate::session::register(&self.core, &phone, &code, &password, &full_name, &id_last4)
+                .await,
+        )
+    }
+
+    pub async fn login(&self, phone: String, password: String) -> Result<LoginResult, CoreError> {
+        loc(
+            &self.core,
+            crate::session::login(&self.core, &phone, &password).await,
+        )
+    }
+
+    pub async fn submit_login_code(&self, code: String) -> Result<Profile, CoreError> {
+        loc(
+            &self.core,
+            crate::session::submit_login_code(&self.core, &code).await,
+        )
+    }
+
+    pub async fn logout(&self) -> Result<(), CoreError> {
+        loc(&self.core, crate::session::logout(&self.core).await)
+    }
+
+    pub async fn send_reset_code(&self, phone: String) -> Result<CodeSent, CoreError> {
+        loc(
+            &self.core,
+            crate::session::send_reset_code(&self.core, &phone).await,
+        )
+    }
+
+    pub async fn reset_password(
+        &self,
+        phone: String,
+        code: String,
+        new_password: String,
+    ) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::session::reset_password(&self.core, &phone, &code, &new_password).await,
+        )
+    }
+
+    pub async fn change_password(
+        &self,
+        current: String,
+        new_password: String,
+    ) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::session::change_password(&self.core, &current, &new_password).await,
+        )
+    }
+
+    pub async fn send_unlock_code(&self, phone: String) -> Result<CodeSent, CoreError> {
+        loc(
+            &self.core,
+            crate::session::send_unlock_code(&self.core, &phone).await,
+        )
+    }
+
+    pub async fn unlock_account(
+        &self,
+        phone: String,
+        code: String,
+        full_name: String,
+        id_last4: String,
+    ) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::session::unlock_account(&self.core, &phone, &code, &full_name, &id_last4).await,
+        )
+    }
+
+    /// The signed-in user from the cache (no network).
+    pub fn profile(&self) -> Option<Profile> {
+        self.core.auth().map(|a| Profile::from(&a.session.user))
+    }
+
+    pub async fn refresh_profile(&self) -> Result<Profile, CoreError> {
+        loc(
+            &self.core,
+            crate::session::refresh_profile(&self.core).await,
+        )
+    }
+
+    pub async fn devices(&self) -> Result<Vec<DeviceEntry>, CoreError> {
+        loc(&self.core, crate::session::devices(&self.core).await)
+    }
+
+    pub async fn sign_out_device(&self, device_id: String) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::session::sign_out_device(&self.core, &device_id).await,
+        )
+    }
+
+    pub async fn sign_out_other_devices(&self) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::session::sign_out_other_devices(&self.core).await,
+        )
+    }
+
+    /// Registers this device's payment key (done on first confirmation otherwise).
+    pub async fn enable_payment_confirmation(&self) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::session::ensure_signing_key(&self.core).await,
+        )
+    }
+
+    pub fn lock_app(&self) {
+        self.core.lock();
+    }
+
+    pub fn is_app_locked(&self) -> bool {
+        self.core.is_locked()
+    }
+
+    /// Unlocks the app after the platform checked PIN or biometrics (through the key store).
+    pub fn unlock_app(&self, reason: String) -> Result<(), CoreError> {
+        loc(&self.core, crate::session::unlock_app(&self.core, &reason))
+    }
+}
+
+#[derive(uniffi::Object)]
+pub struct PaymentsApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl PaymentsApi {
+    pub async fn transfer(
+        &self,
+        to: PayeeInput,
+        amount: Option<Amount>,
+        note: Option<String>,
+    ) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::transfer(&self.core, to, amount, note).await,
+        )
+    }
+
+    pub async fn lookup_payee(&self, to: PayeeInput) -> Result<PayeeView, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::lookup_payee(&self.core, to).await,
+        )
+    }
+
+    pub fn recent_payees(&self, limit: u32) -> Result<Vec<RecentPayee>, CoreError> {
+        let core = &self.core;
+        loc(
+            core,
+            (|| {
+                let (user, _) = core.user()?;
+                core.store.read(|c| {
+                    crate::store::mirror::recent_payees(c, &core.cipher, &user, limit.min(100))
+                })
+            })(),
+        )
+    }
+
+    pub async fn check_merchant(&self, qr: String) -> Result<MerchantInfo, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::check_merchant(&self.core, &qr).await,
+        )
+    }
+
+    pub async fn pay_merchant(
+        &self,
+        qr: String,
+        amount: Option<Amount>,
+        fx_quote_id: Option<String>,
+        note: Option<String>,
+    ) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::pay_merchant(&self.core, qr, amount, fx_quote_id, note).await,
+        )
+    }
+
+    pub async fn top_up(
+        &self,
+        card_id: Option<String>,
+        amount: Amount,
+    ) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::top_up(&self.core, card_id, amount).await,
+        )
+    }
+
+    pub async fn withdraw(
+        &self,
+        card_id: Option<String>,
+        amount: Amount,
+    ) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::withdraw(&self.core, card_id, amount).await,
+        )
+    }
+
+    pub async fn withdrawals(&self) -> Result<Vec<WithdrawalView>, CoreError> {
+        loc(&self.core, crate::payments::withdrawals(&self.core).await)
+    }
+
+    pub async fn cards(&self, refresh: bool) -> Result<Vec<CardView>, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::cards(&self.core, refresh).await,
+        )
+    }
+
+    pub async fn link_card(
+        &self,
+        number: String,
+        expiry_month: u8,
+        expiry_year: u16,
+        holder_name: String,
+        cvv: Option<String>,
+    ) -> Result<CardView, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::link_card(
+                &self.core,
+                number,
+                expiry_month,
+                expiry_year,
+                holder_name,
+                cvv,
+            )
+            .await,
+        )
+    }
+
+    pub async fn remove_card(&self, card_id: String) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::payments::remove_card(&self.core, &card_id).await,
+        )
+    }
+
+    pub async fn set_default_card(&self, card_id: String) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::payments::set_default_card(&self.core, &card_id).await,
+        )
+    }
+
+    pub async fn fx_quote(
+        &self,
+        from: String,
+        to: String,
+        sell: Option<Amount>,
+        buy: Option<Amount>,
+    ) -> Result<FxQuoteView, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::fx_quote(&self.core, from, to, sell, buy).await,
+        )
+    }
+
+    pub async fn convert(&self, quote_id: String) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::convert(&self.core, quote_id).await,
+        )
+    }
+
+    /// Confirms an item waiting for strong customer authentication; `reason` is shown by the
+    /// platform's PIN/biometric prompt.
+    pub async fn confirm_payment(
+        &self,
+        item_id: String,
+        reason: String,
+    ) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::confirm_payment(&self.core, &item_id, &reason).await,
+        )
+    }
+
+    pub fn cancel(&self, item_id: String) -> Result<OutboxItem, CoreError> {
+        loc(&self.core, crate::payments::cancel(&self.core, &item_id))
+    }
+
+    /// The outbox, newest first (at most 100).
+    pub fn outbox(&self, limit: u32) -> Result<Vec<OutboxItem>, CoreError> {
+        loc(&self.core, crate::payments::outbox_items(&self.core, limit))
+    }
+
+    /// "This wasn't me" for a transaction (or the account): freezes it for protection.
+    pub async fn report_not_me(
+        &self,
+        transaction_id: Option<String>,
+    ) -> Result<NotMeOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::payments::not_me(&self.core, transaction_id).await,
+        )
+    }
+}
+
+#[derive(uniffi::Object)]
+pub struct HistoryApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export]
+impl HistoryApi {
+    /// A page (at most 100) of cached history matching `filter`, newest first.
+    pub fn page(
+        &self,
+        filter: HistoryFilter,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<HistoryPage, CoreError> {
+        loc(
+            &self.core,
+            crate::history::page(&self.core, &filter, cursor.as_deref(), limit),
+        )
+    }
+
+    pub fn get(&self, id: String) -> Result<Option<TransactionView>, CoreError> {
+        loc(&self.core, crate::history::by_id(&self.core, &id))
+    }
+}
+
+#[derive(uniffi::Object)]
+pub struct InsightsApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export]
+impl InsightsApi {
+    pub fn spending_by_category(
+        &self,
+        from: i64,
+        to: i64,
+        currency: String,
+    ) -> Result<Vec<CategoryTotal>, CoreError> {
+        loc(
+            &self.core,
+            crate::insights::by_category(&self.core, from, to, &currency),
+        )
+    }
+
+    pub fn spending_by_merchant(
+        &self,
+        from: i64,
+        to: i64,
+        currency: String,
+        limit: u32,
+    ) -> Result<Vec<MerchantTotal>, CoreError> {
+        loc(
+            &self.core,
+            crate::insights::by_merchant(&self.core, from, to, &currency, limit),
+        )
+    }
+
+    /// Income, spending and spending by category per month (`yyyymm`, inclusive).
+    pub fn monthly(
+        &self,
+        from_month: i32,
+        to_month: i32,
+        currency: String,
+    ) -> Result<Vec<MonthSummary>, CoreError> {
+        loc(
+            &self.core,
+            crate::insights::monthly(&self.core, from_month, to_month, &currency),
+        )
+    }
+
+    pub fn statement(&self, month: i32, currency: String) -> Result<Statement, CoreError> {
+        loc(
+            &self.core,
+            crate::insights::statement(&self.core, month, &currency),
+        )
+    }
+
+    pub fn add_reminder(
+        &self,
+        name: String,
+        day_of_month: u8,
+        amount: Option<Amount>,
+        currency: String,
+    ) -> Result<Reminder, CoreError> {
+        loc(
+            &self.core,
+            crate::insights::add_reminder(&self.core, &name, day_of_month, amount, &currency),
+        )
+    }
+
+    pub fn reminders(&self) -> Result<Vec<Reminder>, CoreError> {
+        loc(&self.core, crate::insights::reminders(&self.core))
+    }
+
+    pub fn mark_reminder_paid(&self, id: String) -> Result<Reminder, CoreError> {
+        loc(
+            &self.core,
+            crate::insights::mark_reminder_paid(&self.core, &id),
+        )
+    }
+
+    pub fn remove_reminder(&self, id: String) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::insights::remove_reminder(&self.core, &id),
+        )
+    }
+
+    pub fn recurring_bills(&self, currency: String) -> Result<Vec<RecurringBill>, CoreError> {
+        loc(
+            &self.core,
+            crate::insights::recurring_bills(&self.core, &currency),
+        )
+    }
+}
+
+#[derive(uniffi::Object)]
+pub struct SyncApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl SyncApi {
+    /// Pulls every change since the cursor.
+    pub async fn sync_now(&self) -> Result<SyncReport, CoreError> {
+        loc(&self.core, crate::sync::pull::sync_now(&self.core).await)
+    }
+
+    /// Sends every due outbox item now; returns how many were tried.
+    pub async fn flush_outbox(&self) -> Result<u32, CoreError> {
+        loc(
+            &self.core,
+            crate::sync::push::flush(&self.core).await.map(|n| n as u32),
+        )
+    }
+}

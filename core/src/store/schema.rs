@@ -1,0 +1,156 @@
+//! The cache's schema as an append-only list of migrations. `PRAGMA user_version` counts the
+//! steps applied; each step runs in its own transaction. Rules for new steps:
+//!
+//! * mirror tables (server truth: balances, transactions, postings, cards, quotes, sync
+//!   cursor) may be dropped and rebuilt; clearing the cursor makes the next sync refill them;
+//! * the outbox (the user's intent) and reminders are copied row for row, never dropped; a test
+//!   migrates a database created by the first released schema and checks every item survives;
+//! * clear columns are limited to what queries need (time, amount, status, kind, category,
+//!   currency, server ids, blind tags); everything else is an encrypted envelope.
+
+/// Schema version 1, as first released. Kept verbatim (a test fixture holds a copy).
+pub const V1: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE session (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    user_tag   INTEGER NOT NULL,
+    body       BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE sync_state (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    cursor    TEXT,
+    synced_at INTEGER
+);
+CREATE TABLE balances (
+    currency    TEXT PRIMARY KEY,
+    available   INTEGER NOT NULL,
+    pending_out INTEGER NOT NULL,
+    pending_in  INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE transactions (
+    id         TEXT PRIMARY KEY,
+    change_seq INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    category   TEXT NOT NULL,
+    currency   TEXT NOT NULL,
+    amount     INTEGER NOT NULL,
+    fee        INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+CREATE INDEX transactions_by_time ON transactions(created_at);
+CREATE TABLE cards (
+    row        TEXT PRIMARY KEY,
+    is_default INTEGER NOT NULL,
+    position   INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    body            BLOB NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    transaction_id  TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+";
+
+/// Version 2: who owns each outbox item, retry schedule, reasons and required actions, the
+/// typed state check; transactions get blind tags and a month for analysis plus a covering
+/// index; the blind search index; payees, quotes and reminders.
+pub const V2: &str = "
+CREATE TABLE outbox_v2 (
+    id              TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    owner_tag       INTEGER NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('transfer', 'merchant_payment', 'top_up',
+                        'withdrawal', 'fx_conversion')),
+    state           TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'accepted', 'settled',
+                        'failed', 'unknown', 'cancelled', 'expired')),
+    currency        TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    body            BLOB NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    transaction_id  TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    error_code      TEXT,
+    action          BLOB,
+    reconciled      INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO outbox_v2 (id, idempotency_key, owner_tag, kind, state, currency, amount, body,
+                       attempts, transaction_id, created_at, updated_at)
+    SELECT id, idempotency_key, COALESCE((SELECT user_tag FROM session WHERE id = 1), 0),
+           kind, state, currency, amount, body, attempts, transaction_id, created_at, updated_at
+    FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v2 RENAME TO outbox;
+CREATE INDEX outbox_by_owner ON outbox(owner_tag, state, created_at);
+CREATE INDEX outbox_by_transaction ON outbox(transaction_id) WHERE transaction_id IS NOT NULL;
+
+DROP TABLE transactions;
+CREATE TABLE transactions (
+    id           TEXT NOT NULL UNIQUE,
+    change_seq   INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    currency     TEXT NOT NULL,
+    amount       INTEGER NOT NULL,
+    fee          INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    month        INTEGER NOT NULL,
+    cp_tag       INTEGER,
+    merchant_tag INTEGER,
+    body         BLOB NOT NULL
+);
+CREATE INDEX transactions_by_time ON transactions(created_at);
+-- Covering, in GROUP BY order: month x category analysis streams without a sort.
+CREATE INDEX transactions_analysis ON transactions(currency, month, category, kind, status,
+    amount, fee, merchant_tag);
+CREATE INDEX transactions_by_counterparty ON transactions(cp_tag) WHERE cp_tag IS NOT NULL;
+CREATE TABLE search_postings (
+    tag      INTEGER NOT NULL,
+    chunk    INTEGER NOT NULL,
+    postings BLOB NOT NULL,
+    PRIMARY KEY (tag, chunk)
+) WITHOUT ROWID;
+UPDATE sync_state SET cursor = NULL;
+DELETE FROM balances;
+
+CREATE TABLE payees (
+    tag          INTEGER PRIMARY KEY,
+    last_used_at INTEGER NOT NULL,
+    body         BLOB NOT NULL
+);
+CREATE TABLE quotes (
+    id             TEXT PRIMARY KEY,
+    expires_at     INTEGER NOT NULL,
+    local_deadline INTEGER NOT NULL,
+    body           BLOB NOT NULL
+);
+CREATE TABLE reminders (
+    id          TEXT PRIMARY KEY,
+    owner_tag   INTEGER NOT NULL,
+    day         INTEGER NOT NULL CHECK (day BETWEEN 1 AND 31),
+    next_due_at INTEGER NOT NULL,
+    currency    TEXT NOT NULL,
+    amount      INTEGER,
+    body        BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+";
+
+pub const MIGRATIONS: &[&str] = &[V1, V2];

@@ -1,0 +1,285 @@
+//! Test harness: each test starts its own in-process mock (fresh database with the demo data)
+//! on a loopback port and drives the core through its public API over real HTTP.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use server_mock::{Config, RunningServer};
+use upay_core::WalletClient;
+use upay_core::config::{ClientConfig, Settings};
+use upay_core::keystore::{FileKeyStore, KeyStore};
+use upay_core::model::Amount;
+use upay_core::session::LoginResult;
+
+pub const PASSWORD: &str = "Demo1234";
+pub const ZHANG: &str = "13800138000";
+pub const ZHANG_ID: &str = "U0000000001";
+pub const LI: &str = "13900139000";
+pub const LI_ID: &str = "U0000000002";
+
+pub fn cny(minor: i64) -> Amount {
+    Amount {
+        minor,
+        currency: "CNY".into(),
+    }
+}
+
+pub struct Mock {
+    pub server: Option<RunningServer>,
+    pub addr: SocketAddr,
+    pub base: String,
+    pub http: reqwest::Client,
+    db: Option<PathBuf>,
+}
+
+impl Mock {
+    pub async fn start() -> Mock {
+        Mock::start_with(None, None).await
+    }
+
+    /// A mock whose default sandbox lives in `db` (so it survives a restart) on `addr`.
+    pub async fn start_with(db: Option<PathBuf>, addr: Option<SocketAddr>) -> Mock {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut config = Config::for_tests();
+        config.db = db.clone();
+        if let Some(a) = addr {
+            config.listen = a;
+        }
+        let server = server_mock::start(config).await.expect("mock starts");
+        let addr = server.addr;
+        Mock {
+            base: server.base_url(),
+            server: Some(server),
+            addr,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            db,
+        }
+    }
+
+    /// Takes the server down (the network is gone for clients).
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    /// Brings the server back on the same address with the same database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let again = Mock::start_with(self.db.clone(), Some(self.addr)).await;
+        self.server = again.server;
+    }
+
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut rb = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.expect("control call");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn advance_clock(&self, seconds: i64) {
+        self.control(
+            reqwest::Method::POST,
+            "/__mock/clock/advance",
+            Some(json!({ "seconds": seconds })),
+        )
+        .await;
+    }
+
+    pub async fn fault(&self, route: Option<&str>, fault: Value, times: Option<u32>) {
+        let mut rule = json!({ "fault": fault });
+        if let Some(r) = route {
+            rule["route"] = json!(r);
+        }
+        if let Some(t) = times {
+            rule["times"] = json!(t);
+        }
+        self.control(reqwest::Method::POST, "/__mock/faults", Some(rule))
+            .await;
+    }
+
+    pub async fn clear_faults(&self) {
+        self.control(reqwest::Method::DELETE, "/__mock/faults", None)
+            .await;
+    }
+
+    pub async fn last_code(&self, phone: &str) -> String {
+        let e164 = upay_protocol::api::auth::normalize_phone(phone).unwrap();
+        let v = self
+            .control(
+                reqwest::Method::GET,
+                &format!("/__mock/sms?phone={}", e164.replace('+', "%2B")),
+                None,
+            )
+            .await;
+        v["messages"]
+            .as_array()
+            .expect("sms list")
+            .iter()
+            .rev()
+            .find_map(|m| {
+                m["code"]
+                    .as_str()
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+            })
+            .expect("an SMS code")
+    }
+
+    pub async fn assert_audit(&self) {
+        let v = self
+            .control(reqwest::Method::GET, "/__mock/audit", None)
+            .await;
+        assert_eq!(v["balanced"], json!(true), "ledger audit: {v}");
+    }
+
+    /// Every transaction the server has for a user, via a fresh login of a second device.
+    pub async fn server_transactions(&self, phone: &str, device: &str) -> Vec<Value> {
+        let token = self.raw_login(phone, device).await;
+        let v: Value = self
+            .http
+            .get(format!("{}/v1/transactions?limit=100", self.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Registers a test account on a magic number (SMS code 246810); returns its id.
+    pub async fn register_magic(&self, phone: &str) -> String {
+        self.http
+            .post(format!("{}/v1/auth/otp", self.base))
+            .json(&json!({"phone": phone, "purpose": "register"}))
+            .send()
+            .await
+            .unwrap();
+        let body = json!({"phone": phone, "code": "246810", "password": "Payee1234", "full_name": "赵六",
+            "id_last4": "0000", "device": {"device_id": "payee-device", "name": "Payee", "platform": "other"}});
+        let v: Value = self
+            .http
+            .post(format!("{}/v1/auth/register", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["user"]["user_id"]
+            .as_str()
+            .expect("registered")
+            .to_owned()
+    }
+
+    pub async fn raw_login(&self, phone: &str, device: &str) -> String {
+        let body = json!({"phone": phone, "password": PASSWORD,
+            "device": {"device_id": device, "name": "Checker", "platform": "other"}});
+        let v: Value = self
+            .http
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["status"] == "signed_in" {
+            return v["tokens"]["access_token"].as_str().unwrap().to_owned();
+        }
+        let code = self.last_code(phone).await;
+        let v: Value = self
+            .http
+            .post(format!("{}/v1/auth/login/otp", self.base))
+            .json(&json!({"login_ticket": v["login_ticket"], "code": code}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["tokens"]["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+}
+
+pub fn settings(base: &str, dir: &Path, device_id: &str) -> Settings {
+    let mut config = ClientConfig::new(base, dir.join("cache").to_str().unwrap(), device_id);
+    config.developer_mode = true;
+    config.locale = "en".into();
+    config.device_name = "Test Phone".into();
+    let mut s = Settings::from_config(&config).expect("valid config");
+    // Keep failing tests quick: short retries inside one call.
+    s.retry.attempts = 2;
+    s.retry.base_delay = Duration::from_millis(20);
+    s.retry.max_delay = Duration::from_millis(100);
+    s.retry.request_timeout = Duration::from_secs(5);
+    s.retry.connect_timeout = Duration::from_secs(2);
+    s
+}
+
+pub fn key_store(dir: &Path) -> Arc<dyn KeyStore> {
+    Arc::new(FileKeyStore::open(dir.join("keys")).expect("key store"))
+}
+
+pub fn open_client(base: &str, dir: &Path, device_id: &str) -> Arc<WalletClient> {
+    WalletClient::with_settings(settings(base, dir, device_id), key_store(dir))
+        .expect("client opens")
+}
+
+/// Signs in, answering the SMS step from the mock's outbox.
+pub async fn sign_in(client: &WalletClient, mock: &Mock, phone: &str) {
+    match client
+        .session()
+        .login(phone.into(), PASSWORD.into())
+        .await
+        .expect("login")
+    {
+        LoginResult::SignedIn { .. } => {}
+        LoginResult::CodeRequired { .. } => {
+            let code = mock.last_code(phone).await;
+            client
+                .session()
+                .submit_login_code(code)
+                .await
+                .expect("login code");
+        }
+    }
+}
+
+/// Waits until `check` holds (the background worker acts on its own schedule).
+pub async fn eventually<F: FnMut() -> bool>(what: &str, timeout: Duration, mut check: F) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Collects the core's log records.
+#[derive(Default)]
+pub struct CapturedLogs(pub Mutex<Vec<String>>);
+
+impl upay_core::logging::Logger for CapturedLogs {
+    fn log(&self, record: upay_core::logging::LogRecord) {
+        self.0.lock().unwrap().push(format!(
+            "{:?} {} {}",
+            record.level, record.target, record.message
+        ));
+    }
+}
