@@ -32,6 +32,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(magic))
         .routes(routes!(start_unlock))
         .merge(crate::ledger::control_routes())
+        .merge(crate::paycode::control_routes())
+        .merge(crate::savings::control_routes())
         .merge(crate::support::control_routes())
         .merge(crate::engage::control_routes())
 }
@@ -317,6 +319,8 @@ async fn magic() -> Json<MagicCatalogue> {
         ),
     ];
     values.extend(crate::ledger::magic_values());
+    values.extend(crate::paycode::magic_values());
+    values.extend(crate::savings::magic_values());
     values.extend(crate::support::magic_values());
     Json(MagicCatalogue {
         demo_users: crate::demo::DEMO_USERS.to_vec(),

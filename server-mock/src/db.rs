@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &[
     crate::risk::SCHEMA,
     crate::support::store::SCHEMA,
     crate::engage::store::SCHEMA,
+    crate::paycode::SCHEMA,
+    crate::savings::SCHEMA,
 ];
 
 pub fn prepare(conn: &Connection) -> ApiResult<()> {

@@ -21,6 +21,8 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(crate::auth::routes())
         .merge(crate::ledger::routes())
+        .merge(crate::paycode::routes())
+        .merge(crate::savings::routes())
         .merge(crate::events::routes())
         .merge(crate::support::routes())
         .merge(crate::help::routes())

@@ -1,9 +1,12 @@
 //! The error body of every API failure: RFC 9457 `application/problem+json` with a stable
 //! machine `code`. Clients branch and localise on `code` only; `title`/`detail` are user-safe
 //! text for logs and fallbacks and never contain personal data.
+
 use serde::{Deserialize, Serialize};
+
 /// Media type of error bodies.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
 macro_rules! error_codes {
     ($( $variant:ident = $status:literal, $en:literal, $zh:literal; )*) => {
         /// Stable machine-readable error codes. New codes may be added; a client that does not
@@ -16,25 +19,30 @@ macro_rules! error_codes {
             #[serde(other)]
             Unknown,
         }
+
         impl ErrorCode {
             /// The HTTP status this code is always sent with.
             pub fn status(self) -> u16 {
                 match self { $( ErrorCode::$variant => $status, )* ErrorCode::Unknown => 500 }
             }
+
             /// Short user-safe English text.
             pub fn title_en(self) -> &'static str {
                 match self { $( ErrorCode::$variant => $en, )* ErrorCode::Unknown => "Something went wrong" }
             }
+
             /// Short user-safe Simplified Chinese text.
             pub fn title_zh(self) -> &'static str {
                 match self { $( ErrorCode::$variant => $zh, )* ErrorCode::Unknown => "出了点问题" }
             }
+
             pub fn all() -> &'static [ErrorCode] {
                 &[ $( ErrorCode::$variant, )* ]
             }
         }
     };
 }
+
 error_codes! {
     // Request shape.
     InvalidRequest = 400, "The request is malformed", "请求格式有误";
@@ -109,6 +117,7 @@ error_codes! {
     // Sync.
     CursorExpired = 410, "The sync position expired; sync again from the start", "同步位置已失效，请重新同步";
 }
+
 impl ErrorCode {
     /// The RFC 9457 `type` URI of this code.
     pub fn type_uri(self) -> String {
@@ -121,6 +130,7 @@ impl ErrorCode {
         )
     }
 }
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -131,6 +141,7 @@ pub struct FieldError {
     pub code: String,
     pub message: String,
 }
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -155,6 +166,7 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
+
 impl Problem {
     pub fn new(code: ErrorCode, locale_zh: bool) -> Problem {
         Problem {
@@ -175,9 +187,11 @@ impl Problem {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
     fn codes_are_stable_snake_case() {
         assert_eq!(
@@ -191,6 +205,7 @@ mod tests {
         let unknown: ErrorCode = serde_json::from_str("\"brand_new_code\"").unwrap();
         assert_eq!(unknown, ErrorCode::Unknown);
     }
+
     #[test]
     fn every_code_has_a_client_or_server_error_status_and_both_titles() {
         for code in ErrorCode::all() {
@@ -198,6 +213,7 @@ mod tests {
             assert!(!code.title_en().is_empty() && !code.title_zh().is_empty());
         }
     }
+
     #[test]
     fn problem_round_trips() {
         let mut p = Problem::new(ErrorCode::InvalidCredentials, true);

@@ -77,9 +77,10 @@ pub fn open_accounts(conn: &Connection, user_id: &str, now: i64) -> ApiResult<()
     )
 }
 
-/// Runs what the clock made due: withdrawal settlement.
+/// Runs what the clock made due: withdrawal settlement, then savings interest.
 pub fn run_due(sb: &Sandbox) -> ApiResult<()> {
-    funding::run_due(sb)
+    funding::run_due(sb)?;
+    crate::savings::run_due(sb)
 }
 
 /// Reads with whatever became due settled first, so a client sees the same state whether or
@@ -87,7 +88,10 @@ pub fn run_due(sb: &Sandbox) -> ApiResult<()> {
 /// the sandbox's lock once.
 pub fn read_settled<T>(sb: &Sandbox, f: impl Fn(&Connection) -> ApiResult<T>) -> ApiResult<T> {
     let now = sb.clock.now_ms();
-    let (due, value) = sb.read(|c| Ok((funding::any_due(c, now)?, f(c)?)))?;
+    let (due, value) = sb.read(|c| {
+        let due = funding::any_due(c, now)? || crate::savings::any_due(c, now)?;
+        Ok((due, f(c)?))
+    })?;
     if !due {
         return Ok(value);
     }

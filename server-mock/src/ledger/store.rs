@@ -176,6 +176,11 @@ pub enum AccountKind {
     Fx,
     /// Senders outside uPay (incoming transfers, demo opening balances).
     External,
+    /// A user's savings (理财) balance in one currency: never negative (a trigger of the
+    /// savings migration refuses it).
+    Savings,
+    /// Interest paid out on savings.
+    Interest,
 }
 
 impl AccountKind {
@@ -188,6 +193,8 @@ impl AccountKind {
             AccountKind::Fees => "fees",
             AccountKind::Fx => "fx",
             AccountKind::External => "external",
+            AccountKind::Savings => "savings",
+            AccountKind::Interest => "interest",
         }
     }
 }

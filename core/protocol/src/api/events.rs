@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::money::{Balance, RiskAlert, Transaction};
+use crate::api::paycode::PaycodeRedemption;
+use crate::api::savings::SavingsBalance;
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -25,6 +27,10 @@ pub enum LiveEvent {
     TransactionUpdated { transaction: Transaction },
     /// The risk engine stepped up, held or blocked an operation.
     RiskAlert { alert: RiskAlert },
+    /// A merchant terminal charged one of the account's payment codes.
+    PaycodeRedeemed { redemption: PaycodeRedemption },
+    /// A savings balance changed (a move in or out, a day's interest).
+    SavingsChanged { savings: SavingsBalance },
     /// Some events were not delivered: sync to catch up.
     Resync { reason: String },
 }

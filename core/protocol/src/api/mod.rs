@@ -7,6 +7,8 @@ pub mod engage;
 pub mod events;
 pub mod help;
 pub mod money;
+pub mod paycode;
+pub mod savings;
 pub mod support;
 pub mod sync;
 

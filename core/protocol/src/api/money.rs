@@ -49,10 +49,17 @@ pub enum TransactionKind {
     Withdrawal,
     FxConversion,
     Refund,
+    /// Wallet → savings (理财); `amount` is the (negative) effect on the wallet.
+    SavingsDeposit,
+    /// Savings → wallet; `amount` is the (positive) effect on the wallet.
+    SavingsWithdrawal,
+    /// A day's savings yield. Credited to the savings balance, not the wallet: `amount` is
+    /// that credit.
+    Interest,
 }
 
 impl TransactionKind {
-    pub const ALL: [TransactionKind; 7] = [
+    pub const ALL: [TransactionKind; 10] = [
         TransactionKind::TransferOut,
         TransactionKind::TransferIn,
         TransactionKind::MerchantPayment,
@@ -60,6 +67,9 @@ impl TransactionKind {
         TransactionKind::Withdrawal,
         TransactionKind::FxConversion,
         TransactionKind::Refund,
+        TransactionKind::SavingsDeposit,
+        TransactionKind::SavingsWithdrawal,
+        TransactionKind::Interest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +81,9 @@ impl TransactionKind {
             TransactionKind::Withdrawal => "withdrawal",
             TransactionKind::FxConversion => "fx_conversion",
             TransactionKind::Refund => "refund",
+            TransactionKind::SavingsDeposit => "savings_deposit",
+            TransactionKind::SavingsWithdrawal => "savings_withdrawal",
+            TransactionKind::Interest => "interest",
         }
     }
 
@@ -308,7 +321,8 @@ pub struct Transaction {
     pub id: String,
     pub kind: TransactionKind,
     pub status: TransactionStatus,
-    /// Signed effect on the wallet balance of `amount.currency`: negative for money out.
+    /// Signed effect on the wallet balance of `amount.currency`: negative for money out
+    /// (`interest`: the credit to the savings balance).
     pub amount: Money,
     /// Charged on top of `amount`, in the same currency; zero when free.
     pub fee: Money,
