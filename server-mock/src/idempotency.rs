@@ -206,7 +206,8 @@ fn run<T: Serialize>(
             tx.execute_batch("RELEASE operation")?;
         } else {
             tx.execute_batch("ROLLBACK TO operation; RELEASE operation")?;
-            events.clear();
+            // Writes of a refused operation were undone; what it tells the user stays.
+            events.retain(|e| matches!(e.event, LiveEvent::RiskAlert { .. }));
         }
         let record = Record {
             user_id: &user.user_id,
@@ -229,8 +230,6 @@ fn run<T: Serialize>(
             }
             Err(e) if is_definite(e.code) => {
                 record.store(tx, e.code.status(), &problem_bytes(&e), None, Some(e.code))?;
-                // Writes of a refused operation were undone; what it tells the user stays.
-                events.retain(|e| matches!(e.event, LiveEvent::RiskAlert { .. }));
                 Ok(Outcome::Answered(e.into_response(), events))
             }
             Err(e) if kept => Ok(Outcome::Answered(e.into_response(), events)),

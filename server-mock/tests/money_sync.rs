@@ -445,4 +445,33 @@ async fn live_events_follow_money() {
     let alert = alert.unwrap();
     assert_eq!(alert["alert"]["decision"]["action"], "hold");
     assert_eq!(alert["alert"]["transaction_id"], held.body["id"]);
+
+    // A block is refused and undone, but the payer is still alerted.
+    let blocked = post_money(
+        &s,
+        "/v1/transfers",
+        &zhang,
+        "k-live-block",
+        None,
+        json!({"to": {"account_id": LI_ID}, "amount": money(44_444, "CNY")}),
+    )
+    .await;
+    assert_eq!(blocked.code(), "risk_blocked");
+    let mut action = None;
+    while action.is_none() {
+        let msg = tokio::time::timeout(Duration::from_secs(5), zsocket.next())
+            .await
+            .expect("a risk alert for the blocked transfer")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = msg {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["type"] == "risk_alert" {
+                action = event["alert"]["decision"]["action"]
+                    .as_str()
+                    .map(str::to_owned);
+            }
+        }
+    }
+    assert_eq!(action.as_deref(), Some("block"));
 }
