@@ -20,25 +20,32 @@ module upay_coreFFI {
 MAP
 
 # The clone is bind-mounted into the root; proc, dev and a tmpfs /tmp as DESIGN.md says.
-inside=/upay
+# Unique per run, so two checkouts (or a CI run beside a developer's) never share a mount.
+inside=/upay-$$
+key=$(printf '%s' "$top" | sha1sum | cut -c1-12)
 mkdir -p "$root$inside" "$root/proc" "$root/dev" "$root/tmp"
 cleanup() {
-  for m in "$root$inside" "$root/tmp" "$root/dev" "$root/proc"; do
-    mountpoint -q "$m" && umount -l "$m" || true
-  done
+  mountpoint -q "$root$inside" && umount -l "$root$inside"
+  rmdir "$root$inside" 2>/dev/null || true
+  # proc, dev and tmp are shared by concurrent runs: the last one out unmounts them.
+  if ! ls -d "$root"/upay-* >/dev/null 2>&1; then
+    for m in "$root/tmp" "$root/dev" "$root/proc"; do
+      mountpoint -q "$m" && umount -l "$m" || true
+    done
+  fi
 }
 trap cleanup EXIT
 mount --bind "$top" "$root$inside"
-mount -t proc proc "$root/proc"
-mount --bind /dev "$root/dev"
-mount -t tmpfs tmpfs "$root/tmp"
+mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+mountpoint -q "$root/tmp" || mount -t tmpfs tmpfs "$root/tmp"
 
 report=$(mktemp)
 set +e
 bindings/scripts/with-mock.sh bash -c '
   exec chroot "$0" /usr/bin/env -i HOME=/tmp PATH=/usr/bin:/bin UPAY_MOCK_URL="$UPAY_MOCK_URL" \
     LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux:'"$inside"'/target/debug \
-    bash -c "cd '"$inside/$pkg"' && swift test --disable-swift-testing --scratch-path /var/cache/upaykit-build \
+    bash -c "cd '"$inside/$pkg"' && swift test --disable-swift-testing --scratch-path /var/cache/upaykit-build-'"$key"' \
       -Xlinker --allow-shlib-undefined -Xlinker -L'"$inside"'/target/debug 2>&1"
 ' "$root" | tee "$report"
 status=${PIPESTATUS[0]}
