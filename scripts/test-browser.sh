@@ -31,7 +31,9 @@ if [ ! -d "$browser_dir/node_modules/playwright-core" ]; then
 fi
 
 step "building the mock"
-cargo build -p server-mock --locked
+# The same package set as bindings/scripts/generate.sh: cargo unifies features over the packages
+# of one invocation, so building server-mock alone would recompile its dependencies.
+cargo build --locked -p upay-core -p uniffi-bindgen -p server-mock
 bin=target/debug/server-mock
 
 step "starting the mock on a free loopback port"
