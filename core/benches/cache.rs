@@ -16,8 +16,8 @@ use upay_core::core::{Core, StoredSession, open_cache};
 use upay_core::history::HistoryFilter;
 use upay_core::keystore::{FileKeyStore, KeyStore};
 use upay_core::model::{Category as ViewCategory, TransactionKind as ViewKind};
-use upay_core::store::{Store, mirror};
-use upay_core::sync::pull::apply_page;
+use upay_core::store::{Store, mirror, search};
+use upay_core::sync::pull::{apply_page, finish_index};
 use upay_protocol::api::auth::{AccountStatus, TokenPair, UserProfile};
 use upay_protocol::api::money::{
     Balance, Category, Counterparty, CounterpartyKind, MerchantRef, Transaction, TransactionKind,
@@ -262,6 +262,7 @@ fn build(dir: &Path) -> Arc<Core> {
     core.set_session(fake_session()).unwrap();
     let before = vm_hwm_kb();
     let start = Instant::now();
+    let mut index = search::Indexer::default();
     for n in 0..TOTAL / PAGE {
         let bytes = page_json(n);
         let page: SyncPage = serde_json::from_slice(&bytes).unwrap();
@@ -271,9 +272,11 @@ fn build(dir: &Path) -> Arc<Core> {
             USER,
             core.settings.utc_offset_ms,
             &page,
+            &mut index,
         )
         .unwrap();
     }
+    finish_index(&core.store, &core.cipher, USER, &mut index).unwrap();
     eprintln!(
         "built 100k cache in {:?}; peak RSS {} kB (before ingest {} kB)",
         start.elapsed(),
@@ -336,10 +339,12 @@ fn benches(c: &mut Criterion) {
                 (d, store, cipher)
             },
             |(d, store, cipher)| {
+                let mut index = search::Indexer::default();
                 for bytes in &pages {
                     let page: SyncPage = serde_json::from_slice(bytes).unwrap();
-                    apply_page(&store, &cipher, USER, 8 * 3_600_000, &page).unwrap();
+                    apply_page(&store, &cipher, USER, 8 * 3_600_000, &page, &mut index).unwrap();
                 }
+                finish_index(&store, &cipher, USER, &mut index).unwrap();
                 drop(store);
                 d
             },

@@ -70,6 +70,10 @@ pub struct Core {
     pub key_was_reset: bool,
     /// The ticket of a login waiting for its SMS code; memory only.
     pub login_ticket: Mutex<Option<zeroize::Zeroizing<String>>>,
+    /// Search indexes of the cached help bundles, built on first use (memory only).
+    pub help: crate::help::HelpCache,
+    /// The chat's send lock and typing throttle (memory only).
+    pub chat: crate::chat::ChatRuntime,
 }
 
 const SESSION_PLACE: Place<'static> = Place {
@@ -211,6 +215,8 @@ impl Core {
             offline: AtomicBool::new(false),
             key_was_reset,
             login_ticket: Mutex::new(None),
+            help: crate::help::HelpCache::default(),
+            chat: crate::chat::ChatRuntime::default(),
         });
         crate::sync::worker::spawn(&core);
         Ok(core)
@@ -280,7 +286,13 @@ impl Core {
     }
 
     fn note_connectivity(&self, result: &Result<Answer, NetError>) {
-        let offline = matches!(result, Err(NetError::NotSent));
+        self.note_reachable(!matches!(result, Err(NetError::NotSent)));
+    }
+
+    /// Records whether the last request reached the server (any answer counts) and tells the
+    /// listeners when that changes.
+    pub(crate) fn note_reachable(&self, reached: bool) {
+        let offline = !reached;
         if self.offline.swap(offline, Ordering::Relaxed) != offline {
             self.events
                 .emit(vec![WalletEvent::ConnectivityChanged { online: !offline }]);

@@ -98,6 +98,27 @@ impl WalletClient {
         })
     }
 
+    /// The help center, offline (issue 6).
+    pub fn help(&self) -> Arc<HelpApi> {
+        Arc::new(HelpApi {
+            core: self.core.clone(),
+        })
+    }
+
+    /// Announcements, system status, version check, contact channels and the network check.
+    pub fn notices(&self) -> Arc<NoticesApi> {
+        Arc::new(NoticesApi {
+            core: self.core.clone(),
+        })
+    }
+
+    /// Support chat (signed in).
+    pub fn chat(&self) -> Arc<ChatApi> {
+        Arc::new(ChatApi {
+            core: self.core.clone(),
+        })
+    }
+
     /// Everything the home screen shows, from the cache, in one call (works offline).
     pub fn home_snapshot(&self) -> Result<HomeSnapshot, CoreError> {
         let core = &self.core;
@@ -619,6 +640,285 @@ impl SyncApi {
         loc(
             &self.core,
             crate::sync::push::flush(&self.core).await.map(|n| n as u32),
+        )
+    }
+}
+
+/// The help center: the article bundle is downloaded once per language and versioned; browsing,
+/// search, suggestions and articles then work offline. `locale` `None` means the app's locale;
+/// `zh…` selects the Chinese bundle, anything else the English one.
+#[derive(uniffi::Object)]
+pub struct HelpApi {
+    core: Arc<Core>,
+}
+
+impl HelpApi {
+    fn locale(&self, locale: Option<String>) -> String {
+        locale.unwrap_or_else(|| self.core.settings.locale.clone())
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl HelpApi {
+    /// Downloads the bundle unless the cached version is current (`304`); a new version
+    /// replaces the cached one. Public: works before sign-in.
+    pub async fn sync_bundle(
+        &self,
+        locale: Option<String>,
+    ) -> Result<crate::help::HelpSyncReport, CoreError> {
+        let locale = self.locale(locale);
+        loc(
+            &self.core,
+            crate::help::sync_bundle(&self.core, &locale).await,
+        )
+    }
+
+    /// The cached bundle's version and dates; `None` before the first download.
+    pub fn bundle_info(
+        &self,
+        locale: Option<String>,
+    ) -> Result<Option<crate::help::HelpBundleInfo>, CoreError> {
+        loc(
+            &self.core,
+            crate::help::info(&self.core, &self.locale(locale)),
+        )
+    }
+
+    pub fn categories(
+        &self,
+        locale: Option<String>,
+    ) -> Result<Vec<crate::help::HelpCategoryView>, CoreError> {
+        loc(
+            &self.core,
+            crate::help::categories(&self.core, &self.locale(locale)),
+        )
+    }
+
+    /// Article summaries, optionally of one category.
+    pub fn articles(
+        &self,
+        category: Option<String>,
+        locale: Option<String>,
+    ) -> Result<Vec<crate::help::HelpArticleSummary>, CoreError> {
+        loc(
+            &self.core,
+            crate::help::articles(&self.core, &self.locale(locale), category.as_deref()),
+        )
+    }
+
+    /// Opens an article from the cache (`None`: not in the cached bundle).
+    pub fn article(
+        &self,
+        id: String,
+        locale: Option<String>,
+    ) -> Result<Option<crate::help::HelpArticleView>, CoreError> {
+        loc(
+            &self.core,
+            crate::help::article(&self.core, &self.locale(locale), &id),
+        )
+    }
+
+    /// Offline search of a finished question, best first (`limit` 1–20).
+    pub fn search(
+        &self,
+        question: String,
+        limit: u32,
+        locale: Option<String>,
+    ) -> Result<Vec<crate::help::HelpSearchHit>, CoreError> {
+        loc(
+            &self.core,
+            crate::help::search(&self.core, &self.locale(locale), &question, limit),
+        )
+    }
+
+    /// Articles for a question still being typed (call on every keystroke; offline, well
+    /// under a millisecond).
+    pub fn suggest(
+        &self,
+        partial: String,
+        limit: u32,
+        locale: Option<String>,
+    ) -> Result<Vec<crate::help::HelpArticleSummary>, CoreError> {
+        loc(
+            &self.core,
+            crate::help::suggest(&self.core, &self.locale(locale), &partial, limit),
+        )
+    }
+}
+
+/// Notices and the network check. Everything here is public (works before sign-in); the
+/// network calls fall back to the last cached answer (`from_cache`) when uPay cannot be
+/// reached, so the maintenance notice and the hotline stay visible offline.
+#[derive(uniffi::Object)]
+pub struct NoticesApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl NoticesApi {
+    /// Announcements and maintenance windows in the app's language, most important first,
+    /// each with `dismissed`. Show the ones not dismissed, then call [`Self::dismiss`].
+    pub async fn announcements(&self) -> Result<crate::notices::NoticeList, CoreError> {
+        loc(&self.core, crate::notices::announcements(&self.core).await)
+    }
+
+    /// The cached announcements, without network (empty before the first fetch).
+    pub fn cached_announcements(&self) -> Result<crate::notices::NoticeList, CoreError> {
+        loc(&self.core, crate::notices::cached_announcements(&self.core))
+    }
+
+    /// The user saw (or closed) a notice: it is not shown again on this device.
+    pub fn dismiss(&self, id: String) -> Result<(), CoreError> {
+        loc(&self.core, crate::notices::dismiss(&self.core, &id))
+    }
+
+    pub async fn status(&self) -> Result<crate::notices::StatusView, CoreError> {
+        loc(&self.core, crate::notices::status(&self.core).await)
+    }
+
+    pub fn cached_status(&self) -> Result<Option<crate::notices::StatusView>, CoreError> {
+        loc(&self.core, crate::notices::cached_status(&self.core))
+    }
+
+    /// Whether the running app (`app_version`, e.g. `2.1.0`) may or must update;
+    /// `force_update` blocks the app. Offline, the last policy is applied on the device.
+    pub async fn check_version(
+        &self,
+        app_version: String,
+    ) -> Result<crate::notices::VersionView, CoreError> {
+        loc(
+            &self.core,
+            crate::notices::check_version(&self.core, &app_version).await,
+        )
+    }
+
+    /// Hotline, e-mail, social accounts and hours.
+    pub async fn contact_channels(&self) -> Result<crate::notices::ContactChannelsView, CoreError> {
+        loc(
+            &self.core,
+            crate::notices::contact_channels(&self.core).await,
+        )
+    }
+
+    pub fn cached_contact_channels(
+        &self,
+    ) -> Result<Option<crate::notices::ContactChannelsView>, CoreError> {
+        loc(
+            &self.core,
+            crate::notices::cached_contact_channels(&self.core),
+        )
+    }
+
+    /// The network check (网络检查): DNS, TCP, TLS and HTTP timing to the backend and a
+    /// plain-language verdict. `network_available` is the platform's connectivity state.
+    pub async fn network_check(&self, network_available: bool) -> crate::netcheck::NetCheckReport {
+        crate::netcheck::run(&self.core, network_available).await
+    }
+}
+
+/// The text of a network-check verdict in `locale` (`zh…` Chinese, else English): title and
+/// message, for an app that stored the verdict.
+#[uniffi::export]
+pub fn net_verdict_text(verdict: crate::netcheck::NetVerdict, locale: String) -> Vec<String> {
+    let (title, message) =
+        crate::netcheck::verdict_text(verdict, crate::config::is_chinese(&locale));
+    vec![title, message]
+}
+
+/// Support chat: a durable send queue with local echo, message states, catch-up of live
+/// events, typing and read markers. Text is encrypted at rest.
+#[derive(uniffi::Object)]
+pub struct ChatApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl ChatApi {
+    /// Opens the user's conversation (or resumes the open one) and loads its newest messages.
+    pub async fn open(&self) -> Result<crate::chat::ChatConversationView, CoreError> {
+        loc(&self.core, crate::chat::open(&self.core).await)
+    }
+
+    /// The current conversation from the cache (offline).
+    pub fn conversation(&self) -> Result<Option<crate::chat::ChatConversationView>, CoreError> {
+        loc(&self.core, crate::chat::conversation(&self.core))
+    }
+
+    /// Queues a message and tries to send the queue; returns the local echo (its `local_id`
+    /// stays when the server's copy replaces it).
+    pub async fn send_text(&self, text: String) -> Result<crate::chat::ChatMessageView, CoreError> {
+        loc(&self.core, crate::chat::send_text(&self.core, &text).await)
+    }
+
+    /// Sends the queued messages in order (call when the network returns); how many went.
+    pub async fn flush(&self) -> Result<u32, CoreError> {
+        loc(&self.core, crate::chat::flush(&self.core).await)
+    }
+
+    /// Puts a message that failed permanently back in the queue.
+    pub fn retry(&self, local_id: String) -> Result<bool, CoreError> {
+        loc(&self.core, crate::chat::retry(&self.core, &local_id))
+    }
+
+    /// The newest `limit` messages, oldest first, queued ones last (offline).
+    pub fn messages(&self, limit: u32) -> Result<Vec<crate::chat::ChatMessageView>, CoreError> {
+        loc(&self.core, crate::chat::messages(&self.core, limit))
+    }
+
+    /// Applies the events after the last applied one, waiting up to `wait_secs` (0–30).
+    pub async fn poll(&self, wait_secs: u32) -> Result<crate::chat::ChatPollResult, CoreError> {
+        loc(&self.core, crate::chat::poll(&self.core, wait_secs).await)
+    }
+
+    /// Typing started/stopped: throttled, never queued; returns whether it was sent.
+    pub async fn set_typing(&self, typing: bool) -> Result<bool, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::set_typing(&self.core, typing).await,
+        )
+    }
+
+    /// Starts live updates over the WebSocket (reconnecting with backoff and catching up
+    /// from the last applied event); keep the handle, `stop()` it when the chat closes.
+    pub fn live(
+        &self,
+        listener: Arc<dyn crate::chat_live::ChatListener>,
+    ) -> Arc<crate::chat_live::ChatLive> {
+        crate::chat_live::start(self.core.clone(), listener)
+    }
+
+    /// Rates resolution `resolution` (score 1–5); queued like a message, sent once.
+    pub async fn rate(
+        &self,
+        resolution: u32,
+        score: u8,
+        comment: Option<String>,
+    ) -> Result<crate::chat::ChatMessageView, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::rate(&self.core, resolution, score, comment).await,
+        )
+    }
+
+    /// Loads older messages (scrolling back, or the full history after a reinstall); returns
+    /// whether more remain.
+    pub async fn load_older(&self, limit: u32) -> Result<bool, CoreError> {
+        loc(&self.core, crate::chat::load_older(&self.core, limit).await)
+    }
+
+    /// Writes the redacted transcript to the file `path`; returns its size in bytes.
+    pub async fn export_transcript(&self, path: String) -> Result<u64, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::export_transcript(&self.core, &path).await,
+        )
+    }
+
+    /// The UI showed the messages up to `seq`; returns the read marker now sent.
+    pub async fn mark_read(&self, up_to_seq: u64) -> Result<u64, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::mark_read(&self.core, up_to_seq).await,
         )
     }
 }

@@ -114,10 +114,7 @@ fn conditions(
     }
     if let Some(id) = &f.counterparty_id {
         // The tag covers the kind too; an id names one kind, so try them all.
-        let tags: Vec<i64> = ["user", "merchant", "card", "external", "own"]
-            .iter()
-            .map(|k| core.cipher.tag(mirror::CP_DOMAIN, &format!("{k}:{id}")))
-            .collect();
+        let tags = counterparty_tags(core, id);
         sql.push_str(&format!(
             " AND cp_tag IN ({})",
             vec!["?"; tags.len()].join(",")
@@ -125,6 +122,60 @@ fn conditions(
         args.extend(tags.into_iter().map(Value::Integer));
     }
     Ok(())
+}
+
+/// The tag covers the kind too; an id names one kind, so try them all.
+fn counterparty_tags(core: &Core, id: &str) -> Vec<i64> {
+    ["user", "merchant", "card", "external", "own"]
+        .iter()
+        .map(|k| core.cipher.tag(mirror::CP_DOMAIN, &format!("{k}:{id}")))
+        .collect()
+}
+
+/// Rows that may match the text query and/or the counterparty, newest first, from the search
+/// index plus the rows it does not cover yet; `None` when the filter has neither (or when the
+/// query has nothing searchable, an empty list).
+fn candidates(
+    core: &Core,
+    c: &rusqlite::Connection,
+    user: &str,
+    query: Option<&str>,
+    counterparty: Option<&str>,
+) -> CoreResult<Option<Vec<(i64, i64)>>> {
+    let mut found: Option<Vec<(i64, i64)>> = None;
+    if let Some(q) = query {
+        let tokens = text::query_tokens(q);
+        if tokens.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let tags: Vec<i64> = tokens
+            .iter()
+            .map(|(k, t)| core.cipher.tag(k.domain(), t))
+            .collect();
+        let mut set = search::matching(c, &tags)?;
+        let unindexed = search::unindexed_matches(c, &core.cipher, user, &tokens)?;
+        if !unindexed.is_empty() {
+            set.extend(unindexed);
+            set.sort_unstable_by(|a, b| b.cmp(a));
+            set.dedup();
+        }
+        found = Some(set);
+    }
+    if let Some(id) = counterparty {
+        // Unindexed rows are all candidates: the SQL condition on `cp_tag` decides.
+        let mut set = search::matching_any(c, &counterparty_tags(core, id))?;
+        set.extend(search::unindexed(c)?);
+        set.sort_unstable_by(|a, b| b.cmp(a));
+        set.dedup();
+        found = Some(match found {
+            None => set,
+            Some(text) => text
+                .into_iter()
+                .filter(|e| set.binary_search_by(|x| e.cmp(x)).is_ok())
+                .collect(),
+        });
+    }
+    Ok(found)
 }
 
 /// One page of history, newest first.
@@ -149,16 +200,9 @@ pub fn page(
         .filter(|q| !q.is_empty());
     let rows: Vec<(i64, i64, TransactionView)> = core.store.read(|c| {
         let mut out = Vec::with_capacity(limit + 1);
-        if let Some(q) = query {
-            let tokens = text::query_tokens(q);
-            if tokens.is_empty() {
-                return Ok(out);
-            }
-            let tags: Vec<i64> = tokens
-                .iter()
-                .map(|(k, t)| core.cipher.tag(k.domain(), t))
-                .collect();
-            let candidates = search::matching(c, &tags)?;
+        if let Some(candidates) =
+            candidates(core, c, &user, query, filter.counterparty_id.as_deref())?
+        {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT created_at, rowid, {} FROM transactions WHERE rowid = ?{cond}",
                 mirror::TX_COLUMNS

@@ -6,23 +6,30 @@
 //! platform key store trait and the file implementation), [`store`] (schema, migrations,
 //! mirror tables, outbox, search postings), [`api`] (HTTP, TLS, retries), [`core`] (the client
 //! state, tokens and refresh), [`session`], [`sync`] (pull, push, worker), [`payments`],
-//! [`qr`], [`history`], [`insights`], [`events`] (listeners), [`logging`], [`ffi`] (the
+//! [`qr`], [`history`], [`insights`], [`events`] (listeners), [`logging`], [`help`] (the
+//! offline help center), [`notices`] (announcements, status, version check, contact
+//! channels), [`netcheck`] (网络检查), [`chat`] and [`chat_live`] (support chat), [`ffi`] (the
 //! exported objects).
 
 uniffi::setup_scaffolding!();
 
 pub mod api;
+pub mod chat;
+pub mod chat_live;
 pub mod config;
 pub mod core;
 pub mod crypto;
 pub mod error;
 pub mod events;
 pub mod ffi;
+pub mod help;
 pub mod history;
 pub mod insights;
 pub mod keystore;
 pub mod logging;
 pub mod model;
+pub mod netcheck;
+pub mod notices;
 pub mod payments;
 pub mod qr;
 pub mod session;

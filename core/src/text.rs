@@ -80,23 +80,25 @@ fn runs(text: &str) -> Vec<Run> {
     out
 }
 
+fn cjk_tokens(chars: &[char], buf: &mut String, f: &mut impl FnMut(Kind, &str)) {
+    for (i, c) in chars.iter().enumerate() {
+        buf.clear();
+        buf.push(*c);
+        f(Kind::Unigram, buf);
+        if let Some(n) = chars.get(i + 1) {
+            buf.push(*n);
+            f(Kind::Bigram, buf);
+        }
+    }
+}
+
 /// Every token to index for `text`, calling `f(kind, token)`; duplicates are possible and
 /// harmless.
 pub fn index_tokens(text: &str, mut f: impl FnMut(Kind, &str)) {
     let mut buf = String::new();
     for run in runs(text) {
         match run {
-            Run::Cjk(chars) => {
-                for (i, c) in chars.iter().enumerate() {
-                    buf.clear();
-                    buf.push(*c);
-                    f(Kind::Unigram, &buf);
-                    if let Some(n) = chars.get(i + 1) {
-                        buf.push(*n);
-                        f(Kind::Bigram, &buf);
-                    }
-                }
-            }
+            Run::Cjk(chars) => cjk_tokens(&chars, &mut buf, &mut f),
             Run::Word(chars) => {
                 buf.clear();
                 for (i, c) in chars.iter().enumerate() {
@@ -113,6 +115,31 @@ pub fn index_tokens(text: &str, mut f: impl FnMut(Kind, &str)) {
                     f(Kind::Word, &word);
                 }
             }
+        }
+    }
+}
+
+/// Tokens of an identifier (an account, merchant or card id): each of its runs whole, no
+/// prefixes. Ids of one kind share long prefixes (`U000000…`), so prefix tokens of ids would
+/// be near-universal posting lists that no one searches for; the whole run is still found by
+/// a query that spells it out.
+pub fn id_tokens(text: &str, mut f: impl FnMut(Kind, &str)) {
+    let mut buf = String::new();
+    for run in runs(text) {
+        let chars = match run {
+            Run::Cjk(chars) => {
+                cjk_tokens(&chars, &mut buf, &mut f);
+                continue;
+            }
+            Run::Word(chars) if chars.len() < 2 => continue,
+            Run::Word(chars) => chars,
+        };
+        buf.clear();
+        buf.extend(chars.iter());
+        if chars.len() > MAX_PREFIX {
+            f(Kind::Word, &buf);
+        } else {
+            f(Kind::Prefix, &buf);
         }
     }
 }
@@ -184,6 +211,25 @@ mod tests {
         assert!(finds(long, "supercal"));
         assert!(finds(long, "supercalifragilistic"));
         assert!(!finds(long, "supercalifragilistix"));
+    }
+
+    #[test]
+    fn ids_are_found_whole_only() {
+        let mut set = HashSet::new();
+        id_tokens("U0000000102", |k, t| {
+            set.insert((k, t.to_owned()));
+        });
+        id_tokens("card_tok_1", |k, t| {
+            set.insert((k, t.to_owned()));
+        });
+        let finds_id = |q: &str| {
+            let q = query_tokens(q);
+            !q.is_empty() && q.iter().all(|t| set.contains(t))
+        };
+        assert!(finds_id("u0000000102"));
+        assert!(finds_id("card tok"));
+        assert!(!finds_id("u00000001"));
+        assert_eq!(set.len(), 3);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH, RETRY_AFTER,
+};
 use reqwest::{Method, StatusCode, Url};
 use ring::rand::{SecureRandom, SystemRandom};
 use upay_protocol::api::IDEMPOTENCY_KEY_HEADER;
@@ -86,6 +88,14 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// The answer to a conditional `GET` ([`Http::get_conditional`]).
+pub enum Conditional {
+    /// `304`: the copy whose `ETag` was sent is current.
+    NotModified,
+    /// A new representation with its `ETag` (unquoted), when the server sent one.
+    Fresh { etag: Option<String>, body: Vec<u8> },
+}
+
 pub struct Http {
     client: reqwest::Client,
     base: Url,
@@ -99,12 +109,14 @@ fn is_tls_error(err: &reqwest::Error) -> bool {
         if e.is::<rustls::Error>() {
             return true;
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
-        {
-            return true;
+        // The connector nests I/O errors (`Other` around `InvalidData` around the rustls error),
+        // and an I/O error's `source` skips its payload: look inside each layer.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if inner.is::<rustls::Error>() {
+                return true;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
         }
         source = e.source();
     }
@@ -149,7 +161,13 @@ impl Http {
         cap.mul_f64(0.5 + frac / 2.0)
     }
 
-    async fn once(&self, call: &Call<'_>) -> Result<Answer, NetError> {
+    /// One attempt; `if_none_match` makes it conditional (then `304` is an answer, not an
+    /// error). Returns the `ETag` header too.
+    async fn once_with(
+        &self,
+        call: &Call<'_>,
+        if_none_match: Option<&str>,
+    ) -> Result<(Answer, Option<String>), NetError> {
         let url = self
             .base
             .join(call.path)
@@ -164,6 +182,9 @@ impl Http {
         }
         if let Some(k) = call.idempotency_key {
             rb = rb.header(IDEMPOTENCY_KEY_HEADER, k);
+        }
+        if let Some(tag) = if_none_match {
+            rb = rb.header(IF_NONE_MATCH, format!("\"{tag}\""));
         }
         if let Some(body) = &call.body {
             rb = rb
@@ -182,9 +203,19 @@ impl Http {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        let etag = resp
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_owned()
+            });
         let body = resp.bytes().await.map_err(|_| NetError::NoAnswer)?.to_vec();
-        if status.is_success() {
-            return Ok(Answer { status, body });
+        if status.is_success() || (if_none_match.is_some() && status == StatusCode::NOT_MODIFIED) {
+            return Ok((Answer { status, body }, etag));
         }
         let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| {
             let code = match status.as_u16() {
@@ -204,10 +235,36 @@ impl Http {
 
     /// Sends `call`, retrying what may be retried.
     pub async fn send(&self, call: &Call<'_>) -> Result<Answer, NetError> {
+        self.send_with(call, None).await.map(|(a, _)| a)
+    }
+
+    /// A `GET` of a cacheable resource: sends `etag` as `If-None-Match` so an unchanged
+    /// resource costs a `304` and no body. Retries like [`Http::send`].
+    pub async fn get_conditional(
+        &self,
+        call: &Call<'_>,
+        etag: Option<&str>,
+    ) -> Result<Conditional, NetError> {
+        let (answer, new_tag) = self.send_with(call, etag).await?;
+        Ok(if answer.status == StatusCode::NOT_MODIFIED {
+            Conditional::NotModified
+        } else {
+            Conditional::Fresh {
+                etag: new_tag,
+                body: answer.body,
+            }
+        })
+    }
+
+    async fn send_with(
+        &self,
+        call: &Call<'_>,
+        if_none_match: Option<&str>,
+    ) -> Result<(Answer, Option<String>), NetError> {
         let policy = call.retry;
         let mut attempt = 0;
         loop {
-            let result = self.once(call).await;
+            let result = self.once_with(call, if_none_match).await;
             attempt += 1;
             let err = match result {
                 Ok(a) => return Ok(a),

@@ -5,7 +5,7 @@
 pub mod http;
 pub mod tls;
 
-pub use http::{Answer, Call, Http, NetError};
+pub use http::{Answer, Call, Conditional, Http, NetError};
 
 use serde::de::DeserializeOwned;
 

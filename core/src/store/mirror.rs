@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use upay_protocol::api::money as wire;
 use upay_protocol::money::{Currency, Money};
 
-use crate::crypto::{Cipher, Place};
+use crate::crypto::{Cipher, Nonces, Place};
 use crate::error::{CoreError, CoreResult, ErrorCode};
 use crate::model::{Amount, TransactionView};
 use crate::store::search;
-use crate::text;
 
 /// The encrypted part of a transaction row, as written (borrowed: no copies on the hot path).
 #[derive(Serialize)]
@@ -87,16 +86,19 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// Applies transactions to the mirror in the caller's transaction: upserts rows (a newer
-/// `change_seq` wins) and adds blind-index postings for rows seen for the first time. Tags are
-/// memoised per batch because names and merchants repeat a lot within a page.
+/// `change_seq` wins). Postings are added afterwards by [`search::Indexer`] for the rows
+/// [`Ingest::add`] reports as new. Exact-match tags are memoised per batch (names and merchants
+/// repeat a lot within a page); nonces and buffers are reused across the batch.
 pub struct Ingest<'a> {
     cipher: &'a Cipher,
     user: &'a str,
     offset_ms: i64,
     /// Memo of tags by `domain \0 token`.
     tags: HashMap<String, i64>,
-    postings: HashMap<i64, Vec<u8>>,
+    nonces: Nonces,
     body: Vec<u8>,
+    sealed: Vec<u8>,
+    aad: Vec<u8>,
     key: String,
 }
 
@@ -105,16 +107,18 @@ fn memo_tag(
     key: &mut String,
     cipher: &Cipher,
     domain: &str,
-    token: &str,
+    parts: &[&str],
 ) -> i64 {
     key.clear();
     key.push_str(domain);
     key.push('\0');
-    key.push_str(token);
+    for p in parts {
+        key.push_str(p);
+    }
     if let Some(t) = tags.get(key.as_str()) {
         return *t;
     }
-    let t = cipher.tag(domain, token);
+    let t = cipher.tag(domain, &key[domain.len() + 1..]);
     tags.insert(key.clone(), t);
     t
 }
@@ -126,13 +130,16 @@ impl<'a> Ingest<'a> {
             user,
             offset_ms,
             tags: HashMap::new(),
-            postings: HashMap::new(),
+            nonces: Nonces::default(),
             body: Vec::with_capacity(512),
+            sealed: Vec::with_capacity(512),
+            aad: Vec::with_capacity(64),
             key: String::with_capacity(64),
         }
     }
 
-    pub fn add(&mut self, tx: &Transaction<'_>, t: &wire::Transaction) -> CoreResult<()> {
+    /// Upserts one transaction; returns its rowid when the row is new (and needs postings).
+    pub fn add(&mut self, tx: &Transaction<'_>, t: &wire::Transaction) -> CoreResult<Option<i64>> {
         let sensitive = SensitiveRef {
             counterparty: t.counterparty.as_ref(),
             note: t.note.as_ref(),
@@ -144,120 +151,92 @@ impl<'a> Ingest<'a> {
         self.body.clear();
         serde_json::to_writer(&mut self.body, &sensitive)
             .map_err(|_| CoreError::client(ErrorCode::Storage))?;
-        let sealed = self.cipher.seal(
+        let sealed = self.cipher.seal_into(
+            &mut self.nonces,
             &Place::new("transactions", "body", &t.id, self.user),
             &self.body,
-        )?;
+            &mut self.aad,
+            &mut self.sealed,
+        );
         // The plaintext body held names and notes: clear the reused buffer.
         zeroize::Zeroize::zeroize(&mut self.body);
-        let cp_tag = t.counterparty.as_ref().map(|c| {
-            self.cipher
-                .tag(CP_DOMAIN, &format!("{}:{}", c.kind.as_str(), c.id))
-        });
+        sealed?;
+        let (memo, key, cipher) = (&mut self.tags, &mut self.key, self.cipher);
+        let cp_tag = t
+            .counterparty
+            .as_ref()
+            .map(|c| memo_tag(memo, key, cipher, CP_DOMAIN, &[c.kind.as_str(), ":", &c.id]));
         let merchant_tag = t
             .merchant
             .as_ref()
-            .map(|m| self.cipher.tag(MERCHANT_DOMAIN, &m.merchant_id));
+            .map(|m| memo_tag(memo, key, cipher, MERCHANT_DOMAIN, &[&m.merchant_id]));
         let month = month_of(t.created_at, self.offset_ms);
         let mut insert: CachedStatement<'_> = tx.prepare_cached(
             "INSERT INTO transactions (id, change_seq, kind, status, category, currency, amount,
                  fee, created_at, updated_at, month, cp_tag, merchant_tag, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-             ON CONFLICT(id) DO NOTHING RETURNING rowid",
+             ON CONFLICT(id) DO NOTHING",
         )?;
-        let inserted: Option<i64> = insert
-            .query_row(
-                params![
-                    t.id,
-                    t.change_seq,
-                    t.kind.as_str(),
-                    t.status.as_str(),
-                    t.category.as_str(),
-                    t.amount.currency.code(),
-                    t.amount.minor,
-                    t.fee.minor,
-                    t.created_at,
-                    t.updated_at,
-                    month,
-                    cp_tag,
-                    merchant_tag,
-                    sealed,
-                ],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match inserted {
-            Some(rowid) => self.index(t, rowid),
-            None => {
-                let mut update = tx.prepare_cached(
-                    "UPDATE transactions SET change_seq = ?2, status = ?3, category = ?4,
-                         amount = ?5, fee = ?6, updated_at = ?7, body = ?8
-                     WHERE id = ?1 AND change_seq <= ?2",
-                )?;
-                update.execute(params![
-                    t.id,
-                    t.change_seq,
-                    t.status.as_str(),
-                    t.category.as_str(),
-                    t.amount.minor,
-                    t.fee.minor,
-                    t.updated_at,
-                    sealed,
-                ])?;
-            }
+        let inserted = insert.execute(params![
+            t.id,
+            t.change_seq,
+            t.kind.as_str(),
+            t.status.as_str(),
+            t.category.as_str(),
+            t.amount.currency.code(),
+            t.amount.minor,
+            t.fee.minor,
+            t.created_at,
+            t.updated_at,
+            month,
+            cp_tag,
+            merchant_tag,
+            self.sealed,
+        ])?;
+        if inserted == 1 {
+            return Ok(Some(tx.last_insert_rowid()));
         }
-        Ok(())
+        let mut update = tx.prepare_cached(
+            "UPDATE transactions SET change_seq = ?2, status = ?3, category = ?4,
+                 amount = ?5, fee = ?6, updated_at = ?7, body = ?8
+             WHERE id = ?1 AND change_seq <= ?2",
+        )?;
+        update.execute(params![
+            t.id,
+            t.change_seq,
+            t.status.as_str(),
+            t.category.as_str(),
+            t.amount.minor,
+            t.fee.minor,
+            t.updated_at,
+            self.sealed,
+        ])?;
+        Ok(None)
     }
+}
 
-    fn index(&mut self, t: &wire::Transaction, rowid: i64) {
-        let entry = search::posting(t.created_at, rowid);
-        let mut texts: Vec<&str> = Vec::with_capacity(4);
-        if let Some(c) = &t.counterparty {
-            texts.push(&c.name);
-            texts.push(&c.id);
-        }
-        if let Some(m) = &t.merchant {
-            texts.push(&m.name);
-        }
-        if let Some(n) = &t.note {
-            texts.push(n);
-        }
-        let mut found: Vec<i64> = Vec::with_capacity(32);
-        let (memo, key, cipher) = (&mut self.tags, &mut self.key, self.cipher);
-        for text in texts {
-            text::index_tokens(text, |kind, token| {
-                found.push(memo_tag(memo, key, cipher, kind.domain(), token));
-            });
-        }
-        found.sort_unstable();
-        found.dedup();
-        for tag in found {
-            self.postings
-                .entry(tag)
-                .or_default()
-                .extend_from_slice(&entry);
-        }
-    }
+/// The searchable texts of a stored row, decrypted (for indexing rows not in memory).
+pub struct OwnedTexts(Sensitive);
 
-    /// Writes the batch's postings as one new chunk per tag.
-    pub fn finish(self, tx: &Transaction<'_>) -> CoreResult<()> {
-        if self.postings.is_empty() {
-            return Ok(());
+impl OwnedTexts {
+    pub fn texts(&self) -> search::Texts<'_> {
+        let s = &self.0;
+        search::Texts {
+            counterparty_kind: s.counterparty.as_ref().map(|c| c.kind.as_str()),
+            counterparty_name: s.counterparty.as_ref().map(|c| c.name.as_str()),
+            counterparty_id: s.counterparty.as_ref().map(|c| c.id.as_str()),
+            merchant_name: s.merchant.as_ref().map(|m| m.name.as_str()),
+            note: s.note.as_deref(),
         }
-        let chunk: i64 = tx.query_row(
-            "INSERT INTO meta (key, value) VALUES ('postings_chunk', 1)
-             ON CONFLICT(key) DO UPDATE SET value = value + 1 RETURNING value",
-            [],
-            |r| r.get(0),
-        )?;
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO search_postings (tag, chunk, postings) VALUES (?1, ?2, ?3)",
-        )?;
-        for (tag, postings) in &self.postings {
-            stmt.execute(params![tag, chunk, postings])?;
-        }
-        Ok(())
     }
+}
+
+/// Opens a row's envelope for its searchable texts; `None` if it does not open.
+pub fn open_texts(cipher: &Cipher, user: &str, id: &str, body: &[u8]) -> Option<OwnedTexts> {
+    cipher
+        .open_json::<Sensitive>(&Place::new("transactions", "body", id, user), body)
+        .ok()
+        .map(OwnedTexts)
 }
 
 /// Columns read to build a [`TransactionView`], in this order.

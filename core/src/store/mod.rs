@@ -22,7 +22,7 @@ pub const DB_FILE: &str = "wallet.db";
 pub const MIRROR_TABLES: &[&str] = &[
     "balances",
     "transactions",
-    "search_postings",
+    "search_index",
     "cards",
     "payees",
     "quotes",
@@ -154,6 +154,7 @@ pub fn wipe_mirror(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         tx.execute(&format!("DELETE FROM {table}"), [])?;
     }
     tx.execute("DELETE FROM sync_state", [])?;
+    search::clear(tx)?;
     Ok(())
 }
 

@@ -237,6 +237,18 @@ pub fn reconcile_by_key(
 }
 
 /// A transaction synced from the server settles or fails the accepted item that created it.
+/// Transaction ids of items whose outcome a synced transaction can still change (the items
+/// [`reconcile_by_transaction`] may update).
+pub fn awaited_transactions(
+    tx: &Transaction<'_>,
+) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT transaction_id FROM outbox WHERE transaction_id IS NOT NULL
+           AND state IN ('accepted', 'unknown', 'sending', 'settled')",
+    )?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
 pub fn reconcile_by_transaction(
     tx: &Transaction<'_>,
     transaction_id: &str,

@@ -153,4 +153,78 @@ CREATE TABLE reminders (
 );
 ";
 
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+/// Version 3: the help center's offline bundles and the notices cache. Public content (the
+/// same for every user, served without sign-in), so stored clear and kept across sign-outs;
+/// only the set of dismissed notices is the user's, and it says nothing sensitive.
+pub const V3: &str = "
+CREATE TABLE help_bundles (
+    locale     TEXT PRIMARY KEY,
+    version    TEXT NOT NULL,
+    etag       TEXT,
+    body       BLOB NOT NULL,
+    fetched_at INTEGER NOT NULL,
+    checked_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE notice_cache (
+    kind       TEXT NOT NULL,
+    locale     TEXT NOT NULL,
+    body       BLOB NOT NULL,
+    fetched_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, locale)
+) WITHOUT ROWID;
+CREATE TABLE dismissed_notices (
+    id           TEXT PRIMARY KEY,
+    dismissed_at INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Version 4: the search index in its compact form (varint postings) under a new name, also
+/// holding each row's counterparty tag (which replaces the counterparty index: a B-tree keyed
+/// by random tags dirtied a page per counterparty on every sync commit). It is rebuilt from the
+/// cached rows by the next sync (`meta.index_upto` starts again at 0); until then history scans
+/// the unindexed rows.
+pub const V4: &str = "
+DROP INDEX transactions_by_counterparty;
+DROP TABLE search_postings;
+CREATE TABLE search_index (
+    tag      INTEGER NOT NULL,
+    chunk    INTEGER NOT NULL,
+    postings BLOB NOT NULL,
+    PRIMARY KEY (tag, chunk)
+) WITHOUT ROWID;
+DELETE FROM meta WHERE key IN ('postings_chunk', 'index_upto');
+";
+
+/// Version 5: support chat. Message text and the conversation state are sealed envelopes
+/// bound to their row and user; clear columns are what ordering and the send queue need
+/// (`seq`, state, sender, time). Own unsent messages are the user's intent, like the outbox:
+/// a future step copies them, never drops them.
+pub const V5: &str = "
+CREATE TABLE chat_messages (
+    conversation_id TEXT NOT NULL,
+    local_id        TEXT NOT NULL,
+    owner_tag       INTEGER NOT NULL,
+    seq             INTEGER,
+    sender          TEXT NOT NULL CHECK (sender IN ('user', 'bot', 'agent', 'system')),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent',
+                        'failed_retryable', 'failed_permanent')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    error_code      TEXT,
+    created_at      INTEGER NOT NULL,
+    body            BLOB NOT NULL,
+    PRIMARY KEY (conversation_id, local_id)
+);
+CREATE UNIQUE INDEX chat_messages_by_seq ON chat_messages(conversation_id, seq)
+    WHERE seq IS NOT NULL;
+CREATE INDEX chat_messages_queue ON chat_messages(owner_tag, state) WHERE seq IS NULL;
+CREATE TABLE chat_state (
+    conversation_id TEXT PRIMARY KEY,
+    owner_tag       INTEGER NOT NULL,
+    last_event_seq  INTEGER NOT NULL DEFAULT 0,
+    read_sent_seq   INTEGER NOT NULL DEFAULT 0,
+    body            BLOB NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+";
+
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];

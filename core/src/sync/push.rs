@@ -221,7 +221,6 @@ pub async fn send_item(
                     let mut ingest =
                         mirror::Ingest::new(&core.cipher, &user, core.settings.utc_offset_ms);
                     ingest.add(tx, t)?;
-                    ingest.finish(tx)?;
                 }
                 let sealed = match action.risk {
                     Some(_) => Some(seal_action(core, row, &user, &action)?),
@@ -241,6 +240,13 @@ pub async fn send_item(
                 )?;
                 Ok(())
             })?;
+            // Postings for the new row; search scans unindexed rows, so a failure only costs speed.
+            if txn.is_some()
+                && let Err(e) =
+                    crate::store::search::catch_up_store(&core.store, &core.cipher, &user)
+            {
+                tracing::warn!(code = ?e.code(), "search index not caught up");
+            }
             sent.transaction = txn;
             // The balances must catch up with this payment.
             core.wake.notify_one();

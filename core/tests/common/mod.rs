@@ -60,6 +60,17 @@ impl Mock {
         }
     }
 
+    /// A handle on a mock started by the caller (e.g. with TLS); `http` must trust it.
+    pub fn over(server: RunningServer, http: reqwest::Client) -> Mock {
+        Mock {
+            base: server.base_url(),
+            addr: server.addr,
+            server: Some(server),
+            http,
+            db: None,
+        }
+    }
+
     /// Takes the server down (the network is gone for clients).
     pub async fn stop(&mut self) {
         if let Some(s) = self.server.take() {
@@ -282,4 +293,13 @@ impl upay_core::logging::Logger for CapturedLogs {
             record.level, record.target, record.message
         ));
     }
+}
+
+/// A base URL on a loopback port nothing listens on: every request fails as not sent, like a
+/// phone without network.
+pub fn closed_port_base() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }

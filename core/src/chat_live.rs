@@ -1,0 +1,350 @@
+//! Live chat events over the WebSocket (`…/socket?after_event_seq=N`), with reconnect and
+//! jittered backoff (0.5 s doubling, capped at 30 s), resuming after the last event applied on
+//! the device. Every frame goes through [`crate::chat::apply_batch`], which applies stored
+//! events exactly once in `event_seq` order; a jump is filled from `GET …/events` before the
+//! frame is applied. A connection silent for 60 s (the server pings every 25 s) is dead.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use upay_protocol::api::support::ChatEvent;
+
+use crate::chat::{self, ChatConversationView, ChatMessageView};
+use crate::core::Core;
+
+/// A connection silent this long is dead.
+const SILENCE: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Failed socket attempts in a row before long-polling.
+const FALLBACK_AFTER: u32 = 2;
+/// How long one long-poll waits for an event.
+const POLL_WAIT_SECS: u32 = 25;
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ChatUpdate {
+    /// The socket is up (`false`: reconnecting with backoff).
+    pub connected: bool,
+    /// Stored events applied by this update (0 for a connection change or typing).
+    pub applied: u32,
+    /// Messages added by this update, oldest first (each reported once).
+    pub new_messages: Vec<ChatMessageView>,
+    pub agent_typing: Option<bool>,
+    pub conversation: Option<ChatConversationView>,
+}
+
+/// Receives live chat updates on a core thread; must not block or call back into the core
+/// from inside.
+#[uniffi::export(with_foreign)]
+pub trait ChatListener: Send + Sync {
+    fn on_chat_update(&self, update: ChatUpdate);
+}
+
+/// The running live connection; [`ChatLive::stop`] (or dropping it) ends it.
+#[derive(uniffi::Object)]
+pub struct ChatLive {
+    stop: watch::Sender<bool>,
+    kick: Arc<tokio::sync::Notify>,
+}
+
+#[uniffi::export]
+impl ChatLive {
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Drops the current connection and connects again at once, resuming after the last
+    /// applied event. For network changes (Wi-Fi to mobile data), where the old connection
+    /// would otherwise only be found dead after 60 s of silence.
+    pub fn reconnect(&self) {
+        self.kick.notify_one();
+    }
+}
+
+impl Drop for ChatLive {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+enum Ended {
+    Stopped,
+    Dropped { was_connected: bool },
+    Kicked,
+}
+
+pub fn start(core: Arc<Core>, listener: Arc<dyn ChatListener>) -> Arc<ChatLive> {
+    let (tx, rx) = watch::channel(false);
+    let kick = Arc::new(tokio::sync::Notify::new());
+    crate::core::runtime().spawn(run(core, listener, rx, kick.clone()));
+    Arc::new(ChatLive { stop: tx, kick })
+}
+
+fn backoff(failures: u32) -> Duration {
+    let cap = BACKOFF_BASE
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    let mut b = [0u8; 4];
+    let _ = SystemRandom::new().fill(&mut b);
+    // In [cap/2, cap]: clients cut off together do not come back together.
+    cap.mul_f64(0.5 + f64::from(u32::from_be_bytes(b)) / f64::from(u32::MAX) / 2.0)
+}
+
+async fn run(
+    core: Arc<Core>,
+    listener: Arc<dyn ChatListener>,
+    mut stop: watch::Receiver<bool>,
+    kick: Arc<tokio::sync::Notify>,
+) {
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let ended = session(&core, listener.as_ref(), &mut stop, &kick).await;
+        let disconnected = || ChatUpdate {
+            connected: false,
+            applied: 0,
+            new_messages: Vec::new(),
+            agent_typing: None,
+            conversation: chat::conversation(&core).ok().flatten(),
+        };
+        match ended {
+            Ended::Stopped => return,
+            Ended::Kicked => {
+                listener.on_chat_update(disconnected());
+                failures = 0;
+                continue;
+            }
+            Ended::Dropped { was_connected } => {
+                if was_connected {
+                    failures = 0;
+                    listener.on_chat_update(disconnected());
+                }
+            }
+        }
+        failures += 1;
+        if failures >= FALLBACK_AFTER {
+            // The socket cannot be opened (a proxy refusing upgrades, the socket service
+            // down): long-poll meanwhile; the socket is tried again after each poll.
+            match long_poll(&core, listener.as_ref(), &mut stop).await {
+                None => return,
+                Some(true) => continue,
+                Some(false) => {}
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff(failures)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn connect(
+    core: &Core,
+    conv_id: &str,
+    after: u64,
+    token: &str,
+) -> Result<tokio_tungstenite::WebSocketStream<Box<dyn Io>>, WsError> {
+    let base = &core.settings.base_url;
+    let host = base.host_str().unwrap_or_default().to_owned();
+    let port = base.port_or_known_default().unwrap_or(443);
+    let tls = base.scheme() == "https";
+    let mut url = base.clone();
+    let _ = url.set_scheme(if tls { "wss" } else { "ws" });
+    let url = url
+        .join(&format!(
+            "/v1/support/conversations/{conv_id}/socket?after_event_seq={after}"
+        ))
+        .map_err(|_| WsError::Url(tokio_tungstenite::tungstenite::error::UrlError::NoHostName))?;
+    let timeout = core.settings.retry.connect_timeout;
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| WsError::Io(std::io::ErrorKind::TimedOut.into()))??;
+    let stream: Box<dyn Io> = if tls {
+        let config = crate::api::tls::client_config(
+            core.settings.extra_ca_pem.as_deref(),
+            &core.settings.spki_pins,
+        )
+        .map_err(|_| WsError::Io(std::io::ErrorKind::InvalidInput.into()))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|_| WsError::Io(std::io::ErrorKind::InvalidInput.into()))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await?;
+        Box::new(tls)
+    } else {
+        Box::new(tcp)
+    };
+    let mut req = url.as_str().into_client_request()?;
+    let headers = req.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+        headers.insert("authorization", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&core.settings.locale) {
+        headers.insert("accept-language", v);
+    }
+    let (ws, _) = tokio_tungstenite::client_async(req, stream).await?;
+    Ok(ws)
+}
+
+async fn session(
+    core: &Core,
+    listener: &dyn ChatListener,
+    stop: &mut watch::Receiver<bool>,
+    kick: &tokio::sync::Notify,
+) -> Ended {
+    let dropped = Ended::Dropped {
+        was_connected: false,
+    };
+    let Ok(c) = chat::ctx(core) else {
+        return dropped;
+    };
+    let Ok((conv, last)) = chat::require_current(core, &c) else {
+        return dropped;
+    };
+    let Some(token) = core.auth().map(|a| a.session.tokens.access_token.clone()) else {
+        return dropped;
+    };
+    let mut ws = match connect(core, &conv.id, last, &token).await {
+        Ok(ws) => ws,
+        Err(WsError::Http(resp)) => {
+            match resp.status().as_u16() {
+                // The access token expired: refresh it for the next attempt.
+                401 => {
+                    let _ = core.refresh(&token).await;
+                }
+                // The server has fewer events than we applied (e.g. a reset sandbox): start
+                // again from 0; stored messages are deduplicated by seq.
+                422 => {
+                    let _ = core.store.write(|tx| {
+                        tx.execute(
+                            "UPDATE chat_state SET last_event_seq = 0 WHERE conversation_id = ?1",
+                            [&conv.id],
+                        )?;
+                        Ok(())
+                    });
+                }
+                _ => {}
+            }
+            return dropped;
+        }
+        Err(_) => {
+            core.note_reachable(false);
+            return dropped;
+        }
+    };
+    core.note_reachable(true);
+    listener.on_chat_update(ChatUpdate {
+        connected: true,
+        applied: 0,
+        new_messages: Vec::new(),
+        agent_typing: None,
+        conversation: chat::conversation(core).ok().flatten(),
+    });
+    loop {
+        let frame = tokio::select! {
+            _ = stop.changed() => {
+                let _ = ws.close(None).await;
+                return Ended::Stopped;
+            }
+            _ = kick.notified() => {
+                let _ = ws.close(None).await;
+                return Ended::Kicked;
+            }
+            f = tokio::time::timeout(SILENCE, ws.next()) => f,
+        };
+        let text = match frame {
+            Ok(Some(Ok(Message::Text(t)))) => t,
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                return Ended::Dropped {
+                    was_connected: true,
+                };
+            }
+            // Pings are answered by the socket itself.
+            Ok(Some(Ok(_))) => continue,
+        };
+        // Unknown event kinds (added later) and malformed frames are ignored.
+        let Ok(event) = serde_json::from_str::<ChatEvent>(text.as_str()) else {
+            continue;
+        };
+        match deliver(core, &c, &conv.id, event).await {
+            Some(update) => listener.on_chat_update(update),
+            None => continue,
+        }
+    }
+}
+
+/// Applies one frame (filling a gap before it); the update to report, if anything changed.
+async fn deliver(
+    core: &Core,
+    c: &chat::Ctx,
+    conv_id: &str,
+    event: ChatEvent,
+) -> Option<ChatUpdate> {
+    let events = [event];
+    let mut b = chat::apply_batch(core, c, conv_id, &events).ok()?;
+    let mut new_messages = Vec::new();
+    if b.gap {
+        let after = b.conversation.last_event_seq;
+        let fill = chat::fetch_events(core, conv_id, after, 0).await.ok()?;
+        let f = chat::apply_batch(core, c, conv_id, &fill.events).ok()?;
+        new_messages.extend(f.new_messages);
+        b = chat::apply_batch(core, c, conv_id, &events).ok()?;
+        b.applied += f.applied;
+    }
+    new_messages.extend(b.new_messages);
+    (b.applied > 0 || b.agent_typing.is_some()).then_some(ChatUpdate {
+        connected: true,
+        applied: b.applied,
+        new_messages,
+        agent_typing: b.agent_typing,
+        conversation: Some(b.conversation),
+    })
+}
+
+/// One long-poll in place of the socket: `None` when stopped, else whether it worked.
+async fn long_poll(
+    core: &Core,
+    listener: &dyn ChatListener,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<bool> {
+    let Ok(c) = chat::ctx(core) else {
+        return Some(false);
+    };
+    let Ok((conv, last)) = chat::require_current(core, &c) else {
+        return Some(false);
+    };
+    let batch = tokio::select! {
+        _ = stop.changed() => return None,
+        b = chat::fetch_events(core, &conv.id, last, POLL_WAIT_SECS) => b,
+    };
+    let Ok(batch) = batch else {
+        return Some(false);
+    };
+    let Ok(b) = chat::apply_batch(core, &c, &conv.id, &batch.events) else {
+        return Some(false);
+    };
+    if b.applied > 0 || b.agent_typing.is_some() {
+        listener.on_chat_update(ChatUpdate {
+            // Updates flow, though not over a socket.
+            connected: true,
+            applied: b.applied,
+            new_messages: b.new_messages,
+            agent_typing: b.agent_typing,
+            conversation: Some(b.conversation),
+        });
+    }
+    Some(true)
+}

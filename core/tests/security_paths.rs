@@ -1,0 +1,242 @@
+//! Security paths against the live mock: TLS with the development CA and SPKI pinning, the
+//! inactivity app lock, and the lost-key reset from end to end.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use upay_core::WalletClient;
+use upay_core::config::{ClientConfig, Settings};
+use upay_core::error::ErrorCode;
+use upay_core::history::HistoryFilter;
+use upay_core::keystore::{FileKeyStore, KeyStore};
+use upay_core::payments::{PayeeInput, PaymentOutcome};
+
+fn tls_client(
+    base: &str,
+    dir: &std::path::Path,
+    ca: Option<&str>,
+    pins: Vec<String>,
+) -> Arc<WalletClient> {
+    let mut config = ClientConfig::new(base, dir.join("cache").to_str().unwrap(), "device-tls-01");
+    config.locale = "en".into();
+    config.extra_ca_pem = ca.map(str::to_owned);
+    config.spki_pins = pins;
+    let mut s = Settings::from_config(&config).expect("valid config");
+    s.retry.attempts = 1;
+    WalletClient::with_settings(s, key_store(dir)).expect("client opens")
+}
+
+fn code_of(e: upay_core::error::CoreError) -> ErrorCode {
+    e.code()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_trusts_the_dev_ca_checks_pins_and_refuses_plain_http_off_device() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls_dir = tempfile::tempdir().unwrap();
+    let mut config = server_mock::Config::for_tests();
+    config.tls = true;
+    config.tls_dir = tls_dir.path().to_path_buf();
+    let server = server_mock::start(config).await.expect("mock starts");
+    let base = server.base_url();
+    assert!(base.starts_with("https://"), "{base}");
+    let ca_pem = std::fs::read_to_string(tls_dir.path().join("dev-ca.pem")).unwrap();
+    let ca_der = CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap();
+    let ca_pin = upay_core::api::tls::spki_pin_of(&ca_der).expect("a pin");
+    let tls = upay_core::api::tls::client_config(Some(&ca_pem), &[]).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let mut mock = Mock::over(server, http);
+
+    // Trusted CA and a matching pin (the CA's key, which the server sends in its chain).
+    let dir = tempfile::tempdir().unwrap();
+    let good = tls_client(&base, dir.path(), Some(&ca_pem), vec![ca_pin.clone()]);
+    sign_in(&good, &mock, ZHANG).await;
+    good.sync().sync_now().await.unwrap();
+    assert!(!good.home_snapshot().unwrap().balances.is_empty());
+
+    // The right CA but a pin naming another key: refused as a TLS failure, nothing sent.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_pin = base64_of(&[7u8; 32]);
+    let pinned = tls_client(&base, dir.path(), Some(&ca_pem), vec![wrong_pin]);
+    let err = pinned
+        .session()
+        .login(ZHANG.into(), PASSWORD.into())
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(err), ErrorCode::TlsFailure);
+
+    // Without the development CA the chain is untrusted.
+    let dir = tempfile::tempdir().unwrap();
+    let untrusted = tls_client(&base, dir.path(), None, Vec::new());
+    let err = untrusted
+        .session()
+        .login(ZHANG.into(), PASSWORD.into())
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(err), ErrorCode::TlsFailure);
+
+    // Plain HTTP to another host is refused at construction, even in developer mode.
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = ClientConfig::new(
+        "http://api.upay.example",
+        dir.path().join("cache").to_str().unwrap(),
+        "device-tls-02",
+    );
+    plain.developer_mode = true;
+    let refused = WalletClient::new(plain, key_store(dir.path()), None);
+    assert_eq!(
+        code_of(refused.err().expect("refused")),
+        ErrorCode::InsecureConnection
+    );
+    mock.stop().await;
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_locks_after_inactivity_and_unlocks_with_the_device_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let mut s = settings(&mock.base, dir.path(), "device-lock-01");
+    s.app_lock_after = Some(Duration::from_millis(300));
+    let client = WalletClient::with_settings(s, key_store(dir.path())).unwrap();
+    sign_in(&client, &mock, ZHANG).await;
+    client.sync().sync_now().await.unwrap();
+    let history = client.history();
+    history.page(HistoryFilter::default(), None, 20).unwrap();
+    assert!(!client.session().is_app_locked());
+
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(client.session().is_app_locked());
+    let err = history
+        .page(HistoryFilter::default(), None, 20)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AppLocked);
+
+    // The platform checked PIN/biometrics: the device key signs a fresh challenge.
+    client.session().unlock_app("Unlock uPay".into()).unwrap();
+    assert!(!client.session().is_app_locked());
+    assert!(
+        !history
+            .page(HistoryFilter::default(), None, 20)
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // Locking by hand (the app went to the background) works the same way.
+    client.session().lock_app();
+    assert!(client.session().is_app_locked());
+    assert_eq!(
+        history
+            .page(HistoryFilter::default(), None, 20)
+            .unwrap_err()
+            .code(),
+        ErrorCode::AppLocked
+    );
+    client.session().unlock_app("Unlock uPay".into()).unwrap();
+    history.page(HistoryFilter::default(), None, 20).unwrap();
+}
+
+fn count(dir: &std::path::Path, sql: &str) -> i64 {
+    let conn =
+        rusqlite::Connection::open(dir.join("cache").join(upay_core::store::DB_FILE)).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_key_resets_the_cache_fails_queued_items_and_resyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mock = Mock::start_with(Some(dir.path().join("mock.db")), None).await;
+    let client = open_client(&mock.base, dir.path(), "device-reset-1");
+    sign_in(&client, &mock, ZHANG).await;
+    client.sync().sync_now().await.unwrap();
+    // The background worker may have synced first: count the cache, not the report.
+    let synced = count(dir.path(), "SELECT count(*) FROM transactions");
+    assert!(synced > 0);
+    assert!(!client.key_was_reset());
+
+    // A transfer queued offline: it never reached the server.
+    mock.stop().await;
+    let out = client
+        .payments()
+        .transfer(
+            PayeeInput::AccountId {
+                account_id: LI_ID.into(),
+            },
+            Some(cny(1_200)),
+            Some("reset-1".into()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, PaymentOutcome::Queued { .. }), "{out:?}");
+    drop(client);
+
+    // The platform key is gone (reinstall, biometrics reset): another key store.
+    let other: Arc<dyn KeyStore> = Arc::new(FileKeyStore::open(dir.path().join("keys-2")).unwrap());
+    let mut s = settings(&mock.base, dir.path(), "device-reset-1");
+    s.retry.attempts = 1;
+    let client = WalletClient::with_settings(s, other).unwrap();
+    assert!(client.key_was_reset());
+    assert!(client.session().profile().is_none(), "signed out");
+    let p = dir.path();
+    assert_eq!(
+        count(p, "SELECT count(*) FROM transactions"),
+        0,
+        "mirror wiped"
+    );
+    assert_eq!(count(p, "SELECT count(*) FROM search_index"), 0);
+    assert_eq!(count(p, "SELECT count(*) FROM balances"), 0);
+    assert_eq!(count(p, "SELECT count(*) FROM session"), 0);
+    assert_eq!(
+        count(
+            p,
+            "SELECT count(*) FROM outbox WHERE state = 'failed' AND error_code = 'key_lost'"
+        ),
+        1,
+        "the queued item failed visibly"
+    );
+    assert_eq!(
+        count(p, "SELECT count(*) FROM outbox WHERE state = 'queued'"),
+        0
+    );
+
+    // Back online: sign in again and the mirror refills; search works on the new key.
+    mock.restart().await;
+    sign_in(&client, &mock, ZHANG).await;
+    client.sync().sync_now().await.unwrap();
+    assert_eq!(count(p, "SELECT count(*) FROM transactions"), synced);
+    let found = client
+        .history()
+        .page(
+            HistoryFilter {
+                query: Some("李娜".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    assert!(!found.items.is_empty());
+    drop(client);
+
+    // The new key opens the cache from now on: no second reset.
+    let other: Arc<dyn KeyStore> = Arc::new(FileKeyStore::open(dir.path().join("keys-2")).unwrap());
+    let client =
+        WalletClient::with_settings(settings(&mock.base, dir.path(), "device-reset-1"), other)
+            .unwrap();
+    assert!(!client.key_was_reset());
+    assert!(client.session().profile().is_some());
+}
