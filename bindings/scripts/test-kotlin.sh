@@ -30,6 +30,14 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(sed -n 's/.*\[ *\([0-9]*\) tests successful *\].*/\1/p' "$report" | tail -1)
 failed=$(sed -n 's/.*\[ *\([0-9]*\) tests failed *\].*/\1/p' "$report" | tail -1)
+found=$(sed -n 's/.*\[ *\([0-9]*\) tests found *\].*/\1/p' "$report" | tail -1)
 rm -f "$report"
+# JUnit silently skips a test method that returns a value (an expression body ending in a
+# call): every declared @Test must have been found.
+declared=$(grep -rhoE '^\s*@Test\b' android/walletkit/src/test/kotlin | wc -l)
+if [ "${found:-0}" -ne "$declared" ]; then
+  echo "Kotlin: $declared tests declared but ${found:-0} found (does one return a value?)" >&2
+  failed=$(( ${failed:-0} + declared - ${found:-0} ))
+fi
 echo "Kotlin: ${passed:-0} passed, ${failed:-0} failed"
-[ "$status" -eq 0 ] && [ "${passed:-0}" -gt 0 ]
+[ "$status" -eq 0 ] && [ "${passed:-0}" -gt 0 ] && [ "${failed:-0}" -eq 0 ]

@@ -1,0 +1,128 @@
+package app.upay.walletkit
+
+import app.upay.core.ErrorCode
+import app.upay.core.PayeeInput
+import app.upay.walletkit.support.Mock
+import app.upay.walletkit.support.TestWallet
+import app.upay.walletkit.support.cny
+import app.upay.walletkit.support.coroutineTest
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.withTimeout
+import kotlin.test.AfterTest
+import kotlin.test.Test
+import kotlin.test.assertEquals
+import kotlin.test.assertIs
+import kotlin.test.assertTrue
+
+/** The plain-Kotlin state holders the Compose screens render, driven by the real core. */
+class ViewModelTest {
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+
+    @AfterTest
+    fun stopScope() = scope.cancel()
+
+    private suspend fun <T> StateFlow<T>.awaitState(predicate: (T) -> Boolean): T =
+        withTimeout(10_000) { first(predicate) }
+
+    @Test
+    fun `the login state holder walks through the password and SMS steps`() = coroutineTest {
+        val user = Mock.newUser()
+        TestWallet().use { w ->
+            val login = LoginViewModel(w.session, scope)
+            assertEquals(LoginStep.Credentials, login.state.value.step)
+
+            login.login(user.phone, "Wrong0000")
+            val refused = login.state.awaitState { it.error != null }
+            assertEquals(ErrorCode.INVALID_CREDENTIALS, refused.error!!.code)
+            assertEquals(4, refused.error!!.attemptsRemaining)
+            assertEquals(LoginStep.Credentials, refused.step)
+
+            login.login(user.phone, user.password)
+            val code = login.state.awaitState { it.step is LoginStep.Code }
+            assertTrue((code.step as LoginStep.Code).destination.endsWith(user.phone.takeLast(4)))
+
+            login.submitCode(Mock.latestSmsCode(user.phone))
+            val signedIn = login.state.awaitState { it.step is LoginStep.SignedIn }
+            assertEquals(user.userId, (signedIn.step as LoginStep.SignedIn).profile.userId)
+            assertEquals(null, signedIn.error)
+        }
+    }
+
+    @Test
+    fun `the home state holder follows the core's events with one snapshot per change`() = coroutineTest {
+        val user = Mock.newUser(cnyMinor = 150_000, transactions = 25)
+        TestWallet().use { w ->
+            w.signIn(user)
+            HomeViewModel(w.client, scope).use { home ->
+                home.state.awaitState { it.snapshot?.signedIn == true }
+
+                home.refresh()
+                val synced = home.state.awaitState { s ->
+                    !s.refreshing && s.snapshot?.balances?.any { it.serverAvailable.minor == 150_000L } == true
+                }
+                assertEquals(20, synced.snapshot!!.recent.size)
+                assertTrue(synced.snapshot!!.syncedAt > 0)
+
+                // A change made elsewhere (the core's background sync, another screen) reaches
+                // the state holder through the core's events.
+                Mock.incomingTransfer(user.userId, 5_00)
+                w.sync.syncNow()
+                val updated = home.state.awaitState { s ->
+                    s.snapshot?.balances?.any { it.serverAvailable.minor == 150_500L } == true
+                }
+                assertEquals(5_00L, updated.snapshot!!.recent.first().amount.minor)
+            }
+        }
+    }
+
+    @Test
+    fun `the transfer state holder asks for confirmation and then completes`() = coroutineTest {
+        val payer = Mock.newUser()
+        val payee = Mock.newUser(cnyMinor = 0)
+        TestWallet().use { w ->
+            w.signIn(payer)
+            val transfer = TransferViewModel(w.payments, scope)
+            transfer.send(PayeeInput.AccountId(payee.userId), cny(-5), null)
+            val invalid = transfer.state.awaitState { it.error != null }
+            assertEquals(ErrorCode.INVALID_INPUT, invalid.error!!.code)
+            assertEquals(TransferPhase.Editing, invalid.phase)
+
+            transfer.send(PayeeInput.AccountId(payee.userId), cny(66_00), "房租")
+            val waiting = transfer.state.awaitState { it.phase is TransferPhase.NeedsConfirmation }
+            assertEquals(listOf("new_payee"), (waiting.phase as TransferPhase.NeedsConfirmation).reasons)
+
+            transfer.confirm("Pay ¥66.00")
+            val done = transfer.state.awaitState { it.phase is TransferPhase.Done }
+            assertEquals(-66_00L, assertIs<TransferPhase.Done>(done.phase).transaction!!.amount.minor)
+        }
+    }
+
+    @Test
+    fun `the history pager reads the cache page by page to the end`() = coroutineTest {
+        val user = Mock.newUser(cnyMinor = 400_000, transactions = 249)
+        TestWallet().use { w ->
+            w.signIn(user)
+            w.sync.syncNow()
+            val pager = HistoryPager(w.history, scope, pageSize = 100)
+            pager.reload()
+            assertEquals(100, pager.state.awaitState { !it.loading && it.items.isNotEmpty() }.items.size)
+            pager.loadMore()
+            assertEquals(200, pager.state.awaitState { !it.loading && it.items.size > 100 }.items.size)
+            pager.loadMore()
+            val last = pager.state.awaitState { !it.loading && it.endReached }
+            // 249 generated entries and the opening credit, newest first, none twice.
+            assertEquals(250, last.items.size)
+            assertEquals(250, last.items.map { it.id }.toSet().size)
+            assertTrue(last.items.zipWithNext().all { (a, b) -> a.createdAt >= b.createdAt })
+
+            pager.reload(HistoryPager.NO_FILTER.copy(minMinor = 40_000))
+            val filtered = pager.state.awaitState { !it.loading && it.endReached }
+            assertTrue(filtered.items.all { kotlin.math.abs(it.amount.minor) >= 40_000 })
+        }
+    }
+}

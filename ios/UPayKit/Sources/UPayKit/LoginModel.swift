@@ -1,0 +1,56 @@
+import Observation
+import UPayCore
+
+/// The sign-in screen's view model: password first, then an SMS code when the server asks.
+@MainActor
+@Observable
+public final class LoginModel {
+    public enum Step: Equatable {
+        case credentials
+        /// A new device or a risky sign-in: the code sent to `destination` (masked) is needed.
+        case code(destination: String)
+        case signedIn(Profile)
+    }
+
+    public private(set) var step: Step
+    public private(set) var busy = false
+    public private(set) var error: UIError?
+
+    @ObservationIgnored private let session: SessionApi
+
+    public init(session: SessionApi) {
+        self.session = session
+        self.step = session.profile().map(Step.signedIn) ?? .credentials
+    }
+
+    public func login(phone: String, password: String) async {
+        await perform { session in
+            switch try await session.login(phone: phone, password: password) {
+            case let .signedIn(profile): return .signedIn(profile)
+            case let .codeRequired(destination, _): return .code(destination: destination)
+            }
+        }
+    }
+
+    public func submit(code: String) async {
+        await perform { session in .signedIn(try await session.submitLoginCode(code: code)) }
+    }
+
+    /// Back to the password step (e.g. the user wants another number).
+    public func restart() {
+        step = .credentials
+        error = nil
+    }
+
+    private func perform(_ call: @Sendable (SessionApi) async throws -> Step) async {
+        guard !busy else { return }
+        busy = true
+        error = nil
+        defer { busy = false }
+        do {
+            step = try await call(session)
+        } catch let failure as CoreError {
+            error = UIError(failure)
+        } catch {}
+    }
+}

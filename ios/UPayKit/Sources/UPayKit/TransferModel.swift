@@ -1,0 +1,88 @@
+import Observation
+import UPayCore
+
+/// The transfer screen's view model. Every outcome of the core is a phase, so the screen never
+/// guesses: confirmation (signed by the platform key store after Face ID or the passcode),
+/// offline queueing, holds and refusals all arrive as typed values.
+@MainActor
+@Observable
+public final class TransferModel {
+    public enum Phase: Equatable {
+        case editing
+        case sending
+        /// `reasons`: `high_amount`, `new_payee`, `risk_step_up`.
+        case needsConfirmation(item: OutboxItem, reasons: [String], risk: RiskInfo?)
+        /// No network: it waits in the outbox and is sent when the network returns.
+        case queued(OutboxItem)
+        case done(item: OutboxItem, transaction: TransactionView?)
+        /// Accepted and held for review; the money is reserved meanwhile.
+        case held(item: OutboxItem, risk: RiskInfo?)
+        /// Definitely refused (blocked by risk, insufficient funds, ...).
+        case refused(item: OutboxItem, code: ErrorCode, message: String?)
+    }
+
+    public private(set) var phase: Phase = .editing
+    public private(set) var error: UIError?
+
+    @ObservationIgnored private let payments: PaymentsApi
+
+    public init(payments: PaymentsApi) {
+        self.payments = payments
+    }
+
+    public func send(to payee: PayeeInput, amount: Amount, note: String?) async {
+        guard phase == .editing else { return }
+        await perform { try await $0.transfer(to: payee, amount: amount, note: note) }
+    }
+
+    /// Confirms the waiting payment; `reason` is what the Face ID / passcode prompt shows.
+    public func confirm(reason: String) async {
+        guard case let .needsConfirmation(item, _, _) = phase else { return }
+        await perform { try await $0.confirmPayment(itemId: item.id, reason: reason) }
+    }
+
+    /// Gives up a payment that was not sent (waiting for confirmation or for the network).
+    public func cancelPending() {
+        let item: OutboxItem
+        switch phase {
+        case let .needsConfirmation(waiting, _, _): item = waiting
+        case let .queued(waiting): item = waiting
+        default: return
+        }
+        do {
+            _ = try payments.cancel(itemId: item.id)
+            phase = .editing
+        } catch let failure as CoreError {
+            error = UIError(failure)
+        } catch {}
+    }
+
+    private func perform(_ call: @Sendable (PaymentsApi) async throws -> PaymentOutcome) async {
+        let before = phase
+        phase = .sending
+        error = nil
+        do {
+            phase = Self.phase(of: try await call(payments))
+        } catch let failure as CoreError {
+            // Nothing was queued (invalid input, locked app, cancelled prompt): the user can
+            // correct and try again from where they were.
+            phase = before
+            error = UIError(failure)
+        } catch {
+            phase = before
+        }
+    }
+
+    private static func phase(of outcome: PaymentOutcome) -> Phase {
+        switch outcome {
+        case let .completed(item, transaction): return .done(item: item, transaction: transaction)
+        case let .held(item, risk): return .held(item: item, risk: risk)
+        case let .queued(item): return .queued(item)
+        case let .confirmationRequired(item, confirmation):
+            return .needsConfirmation(item: item, reasons: confirmation.reasons, risk: confirmation.risk)
+        case let .blocked(item, risk): return .refused(item: item, code: .riskBlocked, message: risk?.reasons.first)
+        case let .failed(item, code, message): return .refused(item: item, code: code, message: message)
+        case let .quoteExpired(item, _): return .refused(item: item, code: .quoteExpired, message: nil)
+        }
+    }
+}
