@@ -9,7 +9,7 @@
 //! clear and kept across sign-outs and key resets; they carry nothing about the user.
 
 pub mod index;
-pub mod text;
+use upay_protocol::search_text as text;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};

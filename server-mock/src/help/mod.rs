@@ -4,7 +4,7 @@
 
 pub mod kb;
 pub mod search;
-pub mod text;
+use upay_protocol::search_text as text;
 
 use std::sync::LazyLock;
 

@@ -1,12 +1,12 @@
 //! Search terms of help-center text in Chinese and English, the same for articles and queries.
+//! Shared by the support backend's bot and the app's offline help search, so both rank alike.
 //!
-//! There is no Chinese word segmenter on the device (its dictionary would weigh more than the
-//! whole help center), so Chinese runs become character bigrams (which carry most of the
+//! There is no dictionary-based Chinese segmenter (on a phone its dictionary would weigh more
+//! than the whole help center), so Chinese runs become character bigrams (which carry most of the
 //! meaning: 密码, 提现) plus unigrams at a low weight (a one-character query still finds
 //! something). Filler phrases (怎么, 如何, 请问…) are cut out first so they neither match nor
 //! make bogus bigrams across words. English words are lower-cased, stop words dropped and
-//! reduced to a crude stem (withdrawal/withdrawing → withdraw) so inflections meet. The rules
-//! follow the support backend's bot retrieval, so the app's offline answer and the bot's agree.
+//! reduced to a crude stem (withdrawal/withdrawing → withdraw) so inflections meet.
 
 /// Weight of a Chinese unigram relative to a bigram or an English word.
 pub const UNIGRAM_WEIGHT: f64 = 0.25;
