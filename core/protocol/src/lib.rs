@@ -9,6 +9,7 @@ pub mod paycode;
 pub mod qr;
 pub mod rate;
 pub mod sca;
+pub mod search_index;
 pub mod search_text;
 
 pub use money::{Currency, Money, MoneyError};

@@ -8,9 +8,6 @@
 //! Articles are public (served without sign-in, the same for everyone), so they are stored
 //! clear and kept across sign-outs and key resets; they carry nothing about the user.
 
-pub mod index;
-use upay_protocol::search_text as text;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +20,7 @@ use crate::api::{Call, Conditional, NetError, query_value};
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult, ErrorCode};
 use crate::model::now_ms;
-use index::{Index, Ranked};
+use upay_protocol::search_index::{Index, Ranked};
 
 /// Longest question searched; longer text is cut (the server refuses above 200 too).
 pub const MAX_QUESTION_CHARS: usize = 200;

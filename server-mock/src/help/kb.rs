@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use upay_protocol::api::help::{Article, HelpCategory, HelpLink, HelpLinkKind};
 
-use super::search::Index;
+use upay_protocol::search_index::Index;
 
 const CATEGORIES: &str = include_str!("../../data/kb/categories.txt");
 const ZH: &str = include_str!("../../data/kb/zh-CN.txt");
@@ -233,5 +233,45 @@ mod tests {
     fn malformed_files_are_refused() {
         assert!(parse_articles(Locale::En, "=== x\ntitle: t\n").is_err());
         assert!(parse_articles(Locale::En, "=== x\nbogus: 1\n---\nbody").is_err());
+    }
+}
+
+#[cfg(test)]
+mod retrieval_tests {
+    use super::*;
+
+    fn best(locale: Locale, q: &str) -> (String, f64) {
+        let lk = kb().get(locale);
+        let ranked = lk.index.rank(&lk.index.query(q, false));
+        (
+            lk.articles[ranked[0].doc].id.clone(),
+            Index::confidence(&ranked),
+        )
+    }
+
+    #[test]
+    fn finds_the_obvious_article_with_high_confidence() {
+        let (id, c) = best(Locale::Zh, "忘记密码了怎么办");
+        assert_eq!(id, "password-reset");
+        assert!(c > 0.5, "{c}");
+        let (id, c) = best(Locale::En, "I forgot my password");
+        assert_eq!(id, "password-reset");
+        assert!(c > 0.5, "{c}");
+    }
+
+    #[test]
+    fn unrelated_questions_have_low_confidence() {
+        let lk = kb().get(Locale::En);
+        let ranked = lk
+            .index
+            .rank(&lk.index.query("recipe for chocolate cake", false));
+        assert!(Index::confidence(&ranked) < 0.3);
+    }
+
+    #[test]
+    fn partial_words_are_completed() {
+        let lk = kb().get(Locale::En);
+        let q = lk.index.query("how do I withd", true);
+        assert!(q.iter().any(|(t, _)| t == "withdraw"), "{q:?}");
     }
 }

@@ -3,8 +3,6 @@
 //! people need help before they can sign in.
 
 pub mod kb;
-pub mod search;
-use upay_protocol::search_text as text;
 
 use std::sync::LazyLock;
 
@@ -23,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use kb::{Locale, LocaleKb, kb};
-use search::{Index, Ranked};
+use upay_protocol::search_index::{Index, Ranked};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -1,4 +1,4 @@
-//! BM25 ranking over the articles of one cached bundle.
+//! BM25 ranking of help articles: the app's offline help search and the support bot's retrieval.
 //!
 //! Fields are weighted (title and keywords 3, summary 2, body 1) into one term frequency per
 //! article (a BM25F simplification): a question's words in a title say more than in a
@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use upay_protocol::api::help::Article;
+use crate::api::help::Article;
 
-use super::text::{self, Term};
+use crate::search_text::{self as text, Term};
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
@@ -38,7 +38,7 @@ pub struct Index {
 /// One ranked article.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ranked {
-    /// Position in the bundle's article list.
+    /// Position in the article list the index was built from.
     pub doc: usize,
     pub score: f64,
     /// Share of the question's information found in this article (0..1).
@@ -141,7 +141,18 @@ impl Index {
         merged
     }
 
-    /// Articles with a positive score, best first (ties by bundle order, so results are
+    /// How sure the ranking is that its first article answers the question (0..1): the
+    /// coverage of the best article, discounted when the runner-up scores almost as well.
+    pub fn confidence(ranked: &[Ranked]) -> f64 {
+        let Some(first) = ranked.first() else {
+            return 0.0;
+        };
+        let second = ranked.get(1).map_or(0.0, |r| r.score);
+        let margin = ((first.score - second) / first.score * 2.0).min(1.0);
+        (first.coverage * (0.6 + 0.4 * margin)).clamp(0.0, 1.0)
+    }
+
+    /// Articles with a positive score, best first (ties by list order, so results are
     /// stable).
     pub fn rank(&self, query: &Query) -> Vec<Ranked> {
         let idfs: Vec<f64> = query.iter().map(|(t, _)| self.idf(t)).collect();
