@@ -607,28 +607,7 @@ pub async fn top_up(
     card_id: Option<String>,
     amount: Amount,
 ) -> CoreResult<PaymentOutcome> {
-    let amount = amount
-        .to_positive("amount")
-        .map_err(|e| e.localized(core.zh()))?;
-    let label = card_label(core, card_id.as_deref())?;
-    let request = TopUpRequest {
-        card_id: card_id.clone(),
-        amount,
-        sca: None,
-    };
-    submit(
-        core,
-        Draft {
-            kind: PaymentKind::TopUp,
-            request: serde_json::to_value(&request).unwrap_or_default(),
-            debit: amount,
-            payee_label: label,
-            note: None,
-            confirm_amount: Some(amount),
-            confirm_payee: card_id,
-        },
-    )
-    .await
+    card_operation(core, PaymentKind::TopUp, card_id, amount).await
 }
 
 pub async fn withdraw(
@@ -636,20 +615,38 @@ pub async fn withdraw(
     card_id: Option<String>,
     amount: Amount,
 ) -> CoreResult<PaymentOutcome> {
+    card_operation(core, PaymentKind::Withdrawal, card_id, amount).await
+}
+
+/// A top-up from or a withdrawal to a linked card (the default card when `card_id` is absent):
+/// the two requests have the same shape and are confirmed against the card.
+async fn card_operation(
+    core: &Core,
+    kind: PaymentKind,
+    card_id: Option<String>,
+    amount: Amount,
+) -> CoreResult<PaymentOutcome> {
     let amount = amount
         .to_positive("amount")
         .map_err(|e| e.localized(core.zh()))?;
     let label = card_label(core, card_id.as_deref())?;
-    let request = WithdrawalRequest {
-        card_id: card_id.clone(),
-        amount,
-        sca: None,
+    let request = match kind {
+        PaymentKind::TopUp => serde_json::to_value(TopUpRequest {
+            card_id: card_id.clone(),
+            amount,
+            sca: None,
+        }),
+        _ => serde_json::to_value(WithdrawalRequest {
+            card_id: card_id.clone(),
+            amount,
+            sca: None,
+        }),
     };
     submit(
         core,
         Draft {
-            kind: PaymentKind::Withdrawal,
-            request: serde_json::to_value(&request).unwrap_or_default(),
+            kind,
+            request: request.unwrap_or_default(),
             debit: amount,
             payee_label: label,
             note: None,
