@@ -18,7 +18,8 @@ use crate::error::{CoreError, CoreResult, ErrorCode};
 
 pub const DB_FILE: &str = "wallet.db";
 
-/// Tables that mirror the server and may be wiped and re-synced (never the outbox).
+/// Tables that mirror the server and may be wiped and fetched again (never the outbox). The
+/// payment-code secret belongs here too: a wiped one is provisioned again while online.
 pub const MIRROR_TABLES: &[&str] = &[
     "balances",
     "transactions",
@@ -26,6 +27,9 @@ pub const MIRROR_TABLES: &[&str] = &[
     "cards",
     "payees",
     "quotes",
+    "savings_cache",
+    "savings_yields",
+    "paycode",
 ];
 
 #[derive(Debug, thiserror::Error)]

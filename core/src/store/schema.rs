@@ -227,4 +227,29 @@ CREATE TABLE chat_state (
 );
 ";
 
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+/// Version 6: the in-store payment code and savings. The payment-code secret is wrapped by the
+/// platform `KeyStore` and that wrapped blob is sealed again in the row's envelope, so neither
+/// the file nor a copy of the data key alone yields it. Savings are a mirror of the server
+/// (overview and daily yields), sealed per row, refilled by the next online read.
+pub const V6: &str = "
+CREATE TABLE paycode (
+    owner_tag      INTEGER PRIMARY KEY,
+    provisioned_at INTEGER NOT NULL,
+    body           BLOB NOT NULL
+);
+CREATE TABLE savings_cache (
+    owner_tag  INTEGER PRIMARY KEY,
+    fetched_at INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+CREATE TABLE savings_yields (
+    owner_tag   INTEGER NOT NULL,
+    currency    TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    credited_at INTEGER NOT NULL,
+    body        BLOB NOT NULL,
+    PRIMARY KEY (owner_tag, currency, day)
+) WITHOUT ROWID;
+";
+
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
