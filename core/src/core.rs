@@ -62,7 +62,9 @@ pub struct Core {
     /// One sender at a time keeps the outbox in the user's order.
     pub send_lock: tokio::sync::Mutex<()>,
     pub sync_lock: tokio::sync::Mutex<()>,
-    pub wake: tokio::sync::Notify,
+    /// Wakes the background worker. Its own `Arc` so the worker can wait on it without
+    /// holding the core (see `sync/worker.rs`).
+    pub wake: Arc<tokio::sync::Notify>,
     last_activity: Mutex<Instant>,
     locked: AtomicBool,
     pub offline: AtomicBool,
@@ -209,7 +211,7 @@ impl Core {
             refresh_lock: tokio::sync::Mutex::new(()),
             send_lock: tokio::sync::Mutex::new(()),
             sync_lock: tokio::sync::Mutex::new(()),
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
             last_activity: Mutex::new(Instant::now()),
             locked: AtomicBool::new(false),
             offline: AtomicBool::new(false),
@@ -503,6 +505,13 @@ impl Core {
             .iter()
             .filter_map(|r| crate::payments::item_view(self, &auth.session.user.user_id, r))
             .collect())
+    }
+}
+
+impl Drop for Core {
+    /// The worker waits on `wake` alone; waking it lets it see the core is gone and end.
+    fn drop(&mut self) {
+        self.wake.notify_one();
     }
 }
 

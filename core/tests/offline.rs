@@ -269,3 +269,24 @@ async fn queued_items_can_be_cancelled_but_not_after_sending() {
     assert_eq!(state_of(&client, &item.id), OutboxState::Cancelled);
     assert_eq!(server_count(&mock, "cancel-me").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_client_closes_its_cache_while_the_worker_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = open_client(&closed_port_base(), dir.path(), "device-drop-1");
+    let core = std::sync::Arc::downgrade(client.core());
+    // Give the worker time to reach its wait (signed out: an hour), the case that matters.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(client);
+    eventually("the core is dropped", Duration::from_secs(5), || {
+        core.strong_count() == 0
+    })
+    .await;
+    // Nothing holds the database: it opens with an exclusive lock, then as a client again.
+    let db = rusqlite::Connection::open(dir.path().join("cache").join("wallet.db")).unwrap();
+    db.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;")
+        .unwrap();
+    drop(db);
+    let again = open_client(&closed_port_base(), dir.path(), "device-drop-1");
+    assert!(!again.key_was_reset());
+}

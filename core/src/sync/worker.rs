@@ -1,7 +1,8 @@
 //! The background worker: resumes the outbox and syncs without the app asking, when the
 //! network comes back (a request succeeded after failures, or the app reported connectivity),
-//! when the app comes to the foreground, and when the next retry of an item is due. It holds
-//! only a weak reference, so dropping the client stops it.
+//! when the app comes to the foreground, and when the next retry of an item is due. Between
+//! rounds it holds only a weak reference and the wake-up signal, so dropping the client closes
+//! the cache at once (the core's `Drop` wakes the worker, which then ends).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -23,13 +24,13 @@ async fn run(weak: Weak<Core>) {
     loop {
         let Some(core) = weak.upgrade() else { return };
         let wait = next_wait(&core);
-        // Waiting holds a strong reference only for as long as the wait: a dropped client ends
-        // the loop at the next wake-up or timeout (at most `PROBE_EVERY` with items waiting).
+        let wake = core.wake.clone();
+        // The wait (up to an hour) must not keep the core, and with it the database, alive.
+        drop(core);
         tokio::select! {
-            _ = core.wake.notified() => {}
+            _ = wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
-        drop(core);
         let Some(core) = weak.upgrade() else { return };
         if core.auth().is_none() {
             continue;
