@@ -58,6 +58,21 @@ pub trait KeyStore: Send + Sync {
     fn delete_signing_key(&self) -> Result<(), KeyStoreError>;
 }
 
+/// Runs a key store call off the async runtime. On phones `sign` waits for the user's PIN or
+/// biometrics (seconds, or until the prompt is dismissed), and key creation can be slow: on a
+/// runtime worker that would stall every other task of the core. Synchronous exports (opening
+/// the client, `unlock_app`) already run on the caller's thread and call the store directly.
+pub async fn off_runtime<T, F>(keystore: &Arc<dyn KeyStore>, call: F) -> Result<T, KeyStoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn KeyStore) -> Result<T, KeyStoreError> + Send + 'static,
+{
+    let keystore = keystore.clone();
+    tokio::task::spawn_blocking(move || call(keystore.as_ref()))
+        .await
+        .unwrap_or_else(|_| Err(unavailable("key store call panicked")))
+}
+
 /// Keys in files under one directory: `master.key` (random, wraps the rest) and
 /// `signing.key` (the payment key's PKCS#8, sealed with the master key).
 pub struct FileKeyStore {

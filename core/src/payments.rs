@@ -821,7 +821,9 @@ pub async fn confirm_payment(
         tracing::warn!(item = %row.id, "challenge payload differs from the payment");
         return Err(CoreError::client(ErrorCode::ScaInvalid).localized(zh));
     }
-    let signature = core.keystore.sign(payload, reason.to_owned())?;
+    let reason = reason.to_owned();
+    let signature =
+        crate::keystore::off_runtime(&core.keystore, move |k| k.sign(payload, reason)).await?;
     let proof = ScaProof {
         challenge_id: challenge.challenge_id,
         signature: B64.encode(signature),

@@ -379,7 +379,7 @@ pub async fn ensure_signing_key(core: &Core) -> CoreResult<()> {
     if auth.session.signing_key_registered {
         return Ok(());
     }
-    let public = core.keystore.signing_public_key()?;
+    let public = crate::keystore::off_runtime(&core.keystore, |k| k.signing_public_key()).await?;
     let body = json(&SigningKeyRequest {
         public_key: B64.encode(&public),
     });

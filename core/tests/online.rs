@@ -553,3 +553,85 @@ async fn risk_hold_block_step_up_and_not_me() {
     );
     mock.assert_audit().await;
 }
+
+/// A key store whose `sign` waits, like a biometric prompt, until the test answers it (and
+/// gives up as "cancelled" after a few seconds).
+struct PromptingKeyStore {
+    inner: std::sync::Arc<dyn upay_core::keystore::KeyStore>,
+    asked: std::sync::atomic::AtomicBool,
+    answer: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl upay_core::keystore::KeyStore for PromptingKeyStore {
+    fn wrap_data_key(&self, k: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        self.inner.wrap_data_key(k)
+    }
+    fn unwrap_data_key(&self, w: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        self.inner.unwrap_data_key(w)
+    }
+    fn signing_public_key(&self) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        self.inner.signing_public_key()
+    }
+    fn sign(
+        &self,
+        payload: Vec<u8>,
+        reason: String,
+    ) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        let answered = self
+            .answer
+            .lock()
+            .unwrap()
+            .recv_timeout(std::time::Duration::from_secs(5));
+        match answered {
+            Ok(()) => self.inner.sign(payload, reason),
+            Err(_) => Err(upay_core::keystore::KeyStoreError::UserCancelled),
+        }
+    }
+    fn delete_signing_key(&self) -> Result<(), upay_core::keystore::KeyStoreError> {
+        self.inner.delete_signing_key()
+    }
+}
+
+// One runtime thread, like a busy app runtime: a prompt held on it would stall every task,
+// including the one that answers the prompt here.
+#[tokio::test(flavor = "current_thread")]
+async fn a_confirmation_prompt_does_not_block_the_runtime() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (answer, prompt) = std::sync::mpsc::channel();
+    let keys = std::sync::Arc::new(PromptingKeyStore {
+        inner: key_store(dir.path()),
+        asked: Default::default(),
+        answer: std::sync::Mutex::new(prompt),
+    });
+    let client = upay_core::WalletClient::with_settings(
+        settings(&mock.base, dir.path(), "device-prompt-1"),
+        keys.clone(),
+    )
+    .unwrap();
+    sign_in(&client, &mock, ZHANG).await;
+    let new_id = mock.register_magic("19900000078").await;
+    let p = client.payments();
+    let out = p
+        .transfer(
+            PayeeInput::AccountId { account_id: new_id },
+            Some(cny(500)),
+            None,
+        )
+        .await
+        .unwrap();
+    let PaymentOutcome::ConfirmationRequired { item, .. } = out else {
+        panic!("expected a confirmation step: {out:?}");
+    };
+    let confirm = tokio::spawn(async move { p.confirm_payment(item.id, "Confirm".into()).await });
+    eventually(
+        "the prompt is shown",
+        std::time::Duration::from_secs(20),
+        || keys.asked.load(std::sync::atomic::Ordering::SeqCst),
+    )
+    .await;
+    answer.send(()).unwrap();
+    let done = confirm.await.unwrap().expect("confirmed");
+    assert!(matches!(done, PaymentOutcome::Completed { .. }), "{done:?}");
+}
