@@ -811,8 +811,17 @@ impl NoticesApi {
 
     /// The network check (网络检查): DNS, TCP, TLS and HTTP timing to the backend and a
     /// plain-language verdict. `network_available` is the platform's connectivity state.
-    pub async fn network_check(&self, network_available: bool) -> crate::netcheck::NetCheckReport {
-        crate::netcheck::run(&self.core, network_available).await
+    /// Throws when the check cannot start (this device's configuration). Fallible also so the
+    /// bindings can end a cancelled call with an error: a non-throwing Swift `async` function
+    /// has no way to.
+    pub async fn network_check(
+        &self,
+        network_available: bool,
+    ) -> Result<crate::netcheck::NetCheckReport, CoreError> {
+        loc(
+            &self.core,
+            crate::netcheck::run(&self.core, network_available).await,
+        )
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 use crate::api::NetError;
 use crate::core::Core;
+use crate::error::{CoreError, CoreResult};
 use crate::notices::{NoticeKind, NoticeView, ServiceHealth};
 
 /// An HTTP answer slower than this is "slow" (a status request is tiny; on a healthy mobile
@@ -157,15 +158,53 @@ fn cached_outage_notice(core: &Core) -> Option<NoticeView> {
     })
 }
 
+/// Where the check connects, known before anything is probed.
+struct Target {
+    host: String,
+    port: u16,
+    /// `None` for plain HTTP (developer mode, loopback).
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// What the check needs from the settings. A failure here is this device's configuration,
+/// not the network, so it is an error rather than a verdict.
+fn target(core: &Core) -> CoreResult<Target> {
+    let url = &core.settings.base_url;
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return Err(CoreError::invalid("base_url"));
+    };
+    let tls = if url.scheme() == "https" {
+        let config = crate::api::tls::client_config(
+            core.settings.extra_ca_pem.as_deref(),
+            &core.settings.spki_pins,
+        )
+        .map_err(|_| CoreError::invalid("extra_ca_pem"))?;
+        Some(Arc::new(config))
+    } else {
+        None
+    };
+    Ok(Target {
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port,
+        tls,
+    })
+}
+
 /// Runs the check. `network_available` is the platform's own view (airplane mode, no
-/// interface): when it says no, nothing is probed.
-pub async fn run(core: &Core, network_available: bool) -> NetCheckReport {
+/// interface): when it says no, nothing is probed. Errors only when the check cannot start
+/// (a configuration this device cannot connect with); the network's state is the verdict.
+/// Dropping the future stops it.
+pub async fn run(core: &Core, network_available: bool) -> CoreResult<NetCheckReport> {
+    let target = target(core)?;
     let mut run = Run {
         steps: Vec::new(),
         started: Instant::now(),
     };
     let verdict_and_state = if network_available {
-        probe(core, &mut run).await
+        probe(core, &target, &mut run).await
     } else {
         (NetVerdict::NoInternet, None, None)
     };
@@ -181,7 +220,7 @@ pub async fn run(core: &Core, network_available: bool) -> NetCheckReport {
     });
     let (title, message) = verdict_text(verdict, core.zh());
     tracing::info!(?verdict, steps = run.steps.len(), "network check");
-    NetCheckReport {
+    Ok(NetCheckReport {
         verdict,
         title,
         message,
@@ -193,21 +232,14 @@ pub async fn run(core: &Core, network_available: bool) -> NetCheckReport {
         steps: run.steps,
         service_state,
         notice,
-    }
+    })
 }
 
 type Outcome = (NetVerdict, Option<ServiceHealth>, Option<NoticeView>);
 
-async fn probe(core: &Core, run: &mut Run) -> Outcome {
-    let url = &core.settings.base_url;
+async fn probe(core: &Core, target: &Target, run: &mut Run) -> Outcome {
     let timeout = core.settings.retry.connect_timeout;
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return (NetVerdict::NoInternet, None, None);
-    };
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
+    let (host, port) = (&target.host, target.port);
 
     let t = Instant::now();
     let addrs =
@@ -251,9 +283,9 @@ async fn probe(core: &Core, run: &mut Run) -> Outcome {
     let tcp_ms = run.push(NetStep::Tcp, true, t.elapsed(), "ok");
 
     let mut tls_ms = 0;
-    if url.scheme() == "https" {
+    if let Some(config) = &target.tls {
         let t = Instant::now();
-        let handshake = tls_handshake(core, &host, stream, timeout).await;
+        let handshake = tls_handshake(config.clone(), host, stream, timeout).await;
         let ok = handshake.is_ok();
         tls_ms = run.push(
             NetStep::Tls,
@@ -332,18 +364,13 @@ async fn probe(core: &Core, run: &mut Run) -> Outcome {
 }
 
 async fn tls_handshake(
-    core: &Core,
+    config: Arc<rustls::ClientConfig>,
     host: &str,
     stream: TcpStream,
     timeout: Duration,
 ) -> Result<(), &'static str> {
-    let config = crate::api::tls::client_config(
-        core.settings.extra_ca_pem.as_deref(),
-        &core.settings.spki_pins,
-    )
-    .map_err(|_| "config")?;
     let name = ServerName::try_from(host.to_owned()).map_err(|_| "server_name")?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = tokio_rustls::TlsConnector::from(config);
     match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(_)) => Err("handshake"),

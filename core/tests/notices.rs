@@ -209,7 +209,7 @@ async fn the_network_check_tells_no_internet_from_service_down_from_slow() {
     let client = client_in(&mock.base, dir.path(), "zh-CN");
     let notices = client.notices();
 
-    let ok = notices.network_check(true).await;
+    let ok = notices.network_check(true).await.unwrap();
     assert_eq!(ok.verdict, NetVerdict::Ok, "{ok:?}");
     let steps: Vec<NetStep> = ok.steps.iter().map(|s| s.step).collect();
     // Plain HTTP to the local mock: no TLS layer.
@@ -220,7 +220,7 @@ async fn the_network_check_tells_no_internet_from_service_down_from_slow() {
     assert_eq!(ok.service_state, Some(ServiceHealth::Operational));
 
     // The platform says there is no network: nothing is probed.
-    let none = notices.network_check(false).await;
+    let none = notices.network_check(false).await.unwrap();
     assert_eq!(none.verdict, NetVerdict::NoInternet);
     assert!(none.steps.is_empty());
     assert_eq!(none.title, "网络未连接");
@@ -232,7 +232,7 @@ async fn the_network_check_tells_no_internet_from_service_down_from_slow() {
         Some(1),
     )
     .await;
-    let slow = notices.network_check(true).await;
+    let slow = notices.network_check(true).await.unwrap();
     assert_eq!(slow.verdict, NetVerdict::Slow, "{slow:?}");
     assert!(slow.http_ms.unwrap() >= 1700);
 
@@ -243,7 +243,7 @@ async fn the_network_check_tells_no_internet_from_service_down_from_slow() {
         Some(1),
     )
     .await;
-    let down = notices.network_check(true).await;
+    let down = notices.network_check(true).await.unwrap();
     assert_eq!(
         down.verdict,
         NetVerdict::ServiceDownSeeAnnouncement,
@@ -253,7 +253,7 @@ async fn the_network_check_tells_no_internet_from_service_down_from_slow() {
 
     // An outage we announced: the verdict points at the notice.
     let id = publish(&mock, "maintenance", "warning", json!([])).await;
-    let maint = notices.network_check(true).await;
+    let maint = notices.network_check(true).await.unwrap();
     assert_eq!(maint.verdict, NetVerdict::ServiceDownSeeAnnouncement);
     assert_eq!(maint.service_state, Some(ServiceHealth::Maintenance));
     assert_eq!(
@@ -264,7 +264,7 @@ async fn the_network_check_tells_no_internet_from_service_down_from_slow() {
 
     // The server is gone (connection refused): ours, and the cached notice is still named.
     mock.stop().await;
-    let gone = notices.network_check(true).await;
+    let gone = notices.network_check(true).await.unwrap();
     assert_eq!(
         gone.verdict,
         NetVerdict::ServiceDownSeeAnnouncement,
@@ -279,11 +279,19 @@ async fn the_network_check_tells_no_internet_from_service_down_from_slow() {
     s.locale = "en".into();
     s.zh = false;
     let lost = WalletClient::with_settings(s, key_store(&nowhere)).unwrap();
-    let r = lost.notices().network_check(true).await;
+    let r = lost.notices().network_check(true).await.unwrap();
     assert_eq!(r.verdict, NetVerdict::NoInternet, "{r:?}");
     assert_eq!(r.steps[0].step, NetStep::Dns);
     assert!(!r.steps[0].ok);
     assert_eq!(r.title, "No internet connection");
+
+    // A check that cannot start (no host to probe) is an error, not a verdict about the network.
+    let odd = dir.path().join("odd");
+    let mut s = settings("http://127.0.0.1:9", &odd, "notice-device");
+    s.base_url = "file:///no-host".parse().unwrap();
+    let odd = WalletClient::with_settings(s, key_store(&odd)).unwrap();
+    let err = odd.notices().network_check(true).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidInput, "{err:?}");
 
     // Both languages for every verdict, distinct.
     for v in [
