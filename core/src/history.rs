@@ -207,23 +207,33 @@ pub fn page(
                 "SELECT created_at, rowid, {} FROM transactions WHERE rowid = ?{cond}",
                 mirror::TX_COLUMNS
             ))?;
-            for (at_secs, rowid) in candidates {
-                // Postings keep seconds: compare the cursor at that precision, then exactly.
-                if after.is_some_and(|(a, r)| (at_secs, rowid) > (a.div_euclid(1000), r)) {
-                    continue;
+            // Postings keep whole seconds, so candidates come newest second first but, within
+            // a second, by rowid, which need not follow the milliseconds. Each second is read
+            // whole and put in the page's exact order (`created_at` desc, rowid desc), the
+            // order the cursor compares in; seconds newer than the cursor's are skipped unread.
+            let after_secs = after.map(|(a, _)| search::secs(a));
+            let mut second: Vec<(i64, i64, TransactionView)> = Vec::new();
+            let mut i = 0;
+            while i < candidates.len() && out.len() <= limit {
+                let at_secs = candidates[i].0;
+                let end = i + candidates[i..].partition_point(|(s, _)| *s == at_secs);
+                if after_secs.is_none_or(|a| at_secs <= a) {
+                    second.clear();
+                    for &(_, rowid) in &candidates[i..end] {
+                        let mut params: Vec<Value> = vec![Value::Integer(rowid)];
+                        params.extend(args.iter().cloned());
+                        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                        if let Some(r) = rows.next()?
+                            && let Some(view) = view_at(core, &user, zh, r)?
+                            && after.is_none_or(|a| (view.0, view.1) < a)
+                        {
+                            second.push(view);
+                        }
+                    }
+                    second.sort_unstable_by_key(|v| std::cmp::Reverse((v.0, v.1)));
+                    out.append(&mut second);
                 }
-                let mut params: Vec<Value> = vec![Value::Integer(rowid)];
-                params.extend(args.iter().cloned());
-                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-                if let Some(r) = rows.next()?
-                    && let Some(view) = view_at(core, &user, zh, r)?
-                    && after.is_none_or(|a| (view.0, view.1) < a)
-                {
-                    out.push(view);
-                }
-                if out.len() > limit {
-                    break;
-                }
+                i = end;
             }
         } else {
             let mut sql = format!(

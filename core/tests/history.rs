@@ -252,3 +252,136 @@ async fn history_search_and_insights_work_offline_from_the_cache() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `n` transfers from one person, all within two seconds: the first 200 in one second, the
+/// rest in the next; milliseconds repeat (ties) and do not follow the insertion (rowid) order.
+fn same_second_page(n: usize) -> upay_protocol::api::sync::SyncPage {
+    use upay_protocol::api::money::{
+        Category as WireCategory, Counterparty, CounterpartyKind, Transaction,
+        TransactionKind as WireKind, TransactionStatus,
+    };
+    use upay_protocol::money::{Currency, Money};
+    const SECOND: i64 = 1_767_225_600_000;
+    let cny = |m| Money::new(m, Currency::CNY).unwrap();
+    let transactions = (0..n)
+        .map(|i| {
+            let at = SECOND + if i < 200 { 0 } else { 1_000 } + (i as i64 * 919 % 1000) / 20;
+            Transaction {
+                id: format!("tx_tie_{i:04}"),
+                kind: WireKind::TransferIn,
+                status: TransactionStatus::Settled,
+                amount: cny(100 + i as i64),
+                fee: cny(0),
+                counterparty: Some(Counterparty {
+                    kind: CounterpartyKind::User,
+                    id: "U0000000999".into(),
+                    name: "王伟".into(),
+                }),
+                note: Some("午饭 lunch".into()),
+                category: WireCategory::Transfer,
+                merchant: None,
+                fx: None,
+                hold_id: None,
+                failure_code: None,
+                created_at: at,
+                updated_at: at,
+                change_seq: i as i64 + 1,
+            }
+        })
+        .collect();
+    upay_protocol::api::sync::SyncPage {
+        transactions,
+        balances: Vec::new(),
+        operations: Vec::new(),
+        next_cursor: "c1".into(),
+        has_more: false,
+    }
+}
+
+/// Pages through `filter` 7 at a time; every row exactly once, newest first.
+fn page_all(client: &upay_core::WalletClient, filter: &HistoryFilter, total: usize) {
+    let h = client.history();
+    let (mut seen, mut cursor, mut last) = (Vec::new(), None, i64::MAX);
+    loop {
+        let page = h.page(filter.clone(), cursor.take(), 7).unwrap();
+        for t in &page.items {
+            assert!(t.created_at <= last, "{filter:?}: out of order");
+            last = t.created_at;
+            seen.push(t.id.clone());
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(seen.len() <= total, "{filter:?}: pages never end");
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "{filter:?}: duplicates");
+    assert_eq!(seen.len(), total, "{filter:?}: rows missing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paging_is_exact_when_many_transactions_share_a_second() {
+    use upay_core::store::search::Indexer;
+    use upay_core::sync::pull::{apply_page, finish_index};
+    let dir = tempfile::tempdir().unwrap();
+    let client = open_client(&closed_port_base(), dir.path(), "device-ties-1");
+    let core = client.core();
+    core.set_session(upay_core::core::StoredSession {
+        tokens: upay_protocol::api::auth::TokenPair {
+            access_token: "at".into(),
+            refresh_token: "rt".into(),
+            access_expires_in_secs: 900,
+            refresh_expires_in_secs: 86_400,
+        },
+        user: upay_protocol::api::auth::UserProfile {
+            user_id: ZHANG_ID.into(),
+            phone_masked: "138****8000".into(),
+            full_name: "张伟".into(),
+            status: upay_protocol::api::auth::AccountStatus::Active,
+            created_at: 0,
+        },
+        signing_key_registered: false,
+    })
+    .unwrap();
+    const TOTAL: usize = 260;
+    let mut index = Indexer::default();
+    let page = same_second_page(TOTAL);
+    let offset = core.settings.utc_offset_ms;
+    apply_page(
+        &core.store,
+        &core.cipher,
+        ZHANG_ID,
+        offset,
+        &page,
+        &mut index,
+    )
+    .unwrap();
+    let filters = [
+        HistoryFilter::default(),
+        HistoryFilter {
+            query: Some("午饭".into()),
+            ..Default::default()
+        },
+        HistoryFilter {
+            counterparty_id: Some("U0000000999".into()),
+            ..Default::default()
+        },
+        HistoryFilter {
+            query: Some("lunch".into()),
+            counterparty_id: Some("U0000000999".into()),
+            ..Default::default()
+        },
+    ];
+    // Postings staged, not written: search reads the unindexed rows.
+    for f in &filters {
+        page_all(&client, f, TOTAL);
+    }
+    // Postings written: search reads the index.
+    finish_index(&core.store, &core.cipher, ZHANG_ID, &mut index).unwrap();
+    for f in &filters {
+        page_all(&client, f, TOTAL);
+    }
+}

@@ -1,7 +1,7 @@
 //! The blind search index: for each HMAC tag, chunks of postings (`created_at` in whole seconds
 //! and the rowid), one chunk per indexing pass. A query intersects the posting sets of all its
-//! tags, newest first. Seconds are precise enough to order a history page (ties fall back to
-//! the rowid).
+//! tags, newest first. Seconds only narrow a history page down: `history.rs` reads the rows of
+//! a second together and orders them exactly (`created_at`, then rowid), as its cursor does.
 //!
 //! A chunk lists its rows in rowid order, each posting as two varints: the rowid's distance
 //! from the previous one and the zigzagged difference of the seconds (about 3 bytes instead of
@@ -97,7 +97,8 @@ fn get_varint(b: &[u8], i: &mut usize) -> Option<u64> {
     None
 }
 
-fn secs(created_at_ms: i64) -> i64 {
+/// The precision of postings: whole seconds, clamped to what a posting holds.
+pub fn secs(created_at_ms: i64) -> i64 {
     created_at_ms.div_euclid(1000).clamp(0, i64::from(u32::MAX))
 }
 
