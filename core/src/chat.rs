@@ -12,7 +12,18 @@
 //! stored once. Events are applied in `event_seq` order in the same transaction that records
 //! the new `last_event_seq`, so a crash never applies one twice or skips one.
 //!
-//! Chat text and the conversation are sealed envelopes (bound to table, row and user).
+//! Screenshots go through the same queue: their bytes are sealed in `screenshots` when the
+//! message is queued and uploaded when its turn comes ([`crate::screenshots`]), so a message
+//! with images keeps its place among the texts.
+//!
+//! Gaps: a message whose `seq` is more than one above the newest stored one (the answer to our
+//! PUT after an agent wrote, say) first fetches the missing range with `after_seq`, so the
+//! list never shows a hole; the same `seq` arriving again is skipped. Delivered markers are
+//! sent by the core whenever messages of others reach the device; read markers only for what
+//! the UI reports as shown ([`mark_read`]).
+//!
+//! Chat text, screenshots, tickets and the conversation are sealed envelopes (bound to table,
+//! row and user).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,8 +33,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use upay_protocol::api::support::{
-    ChatEvent, ChatEventKind, ChatMessage, Conversation, ConversationStatus, CsatInput, EventBatch,
-    MessagePage, ReceiptUpdate, SendMessage, SenderRole, SentMessage, TypingUpdate,
+    ChatEvent, ChatEventKind, ChatMessage, Conversation, ConversationStatus, CreateTicket,
+    CsatInput, EventBatch, HandoffReason, MessagePage, ReceiptUpdate, SendMessage, SenderRole,
+    SentMessage, Ticket, TicketComment, TicketList, TicketStatus, TicketTeam, TypingUpdate,
 };
 
 use crate::api::NetError;
@@ -80,6 +92,72 @@ pub enum ChatStatus {
     Resolved,
 }
 
+/// A screenshot of a message.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChatAttachmentView {
+    /// Position in the message; pass to `screenshot` for the bytes.
+    pub index: u32,
+    /// The server's id, once uploaded.
+    pub attachment_id: Option<String>,
+    /// The bytes are on this device (a queued image, or one of the user's own).
+    pub on_device: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ChatHandoffReason {
+    /// The user asked for a person.
+    Requested,
+    /// The bot was not sure of its answer.
+    LowConfidence,
+    /// Fraud, missing money, a locked or frozen account: always a person.
+    SensitiveTopic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ChatTicketStatus {
+    Open,
+    InProgress,
+    WaitingForUser,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ChatTicketTeam {
+    Support,
+    Technical,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChatTicketView {
+    pub id: String,
+    pub conversation_id: String,
+    pub subject: String,
+    pub status: ChatTicketStatus,
+    pub team: ChatTicketTeam,
+    pub updated_at: i64,
+}
+
+/// Who handles the conversation now, as the chat header shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ChatHandoff {
+    /// The FAQ bot answers.
+    Bot,
+    /// Waiting for a person; 1 = next.
+    Waiting {
+        queue_position: Option<u32>,
+    },
+    /// A person answers.
+    Agent {
+        name: String,
+    },
+    /// Handed over as a ticket that is not resolved yet.
+    Ticket {
+        ticket_id: String,
+        status: ChatTicketStatus,
+    },
+    Resolved,
+}
+
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ChatMessageView {
     /// The `client_msg_id` of own messages, `s<seq>` of others; stable for the UI's list.
@@ -94,6 +172,8 @@ pub struct ChatMessageView {
     pub in_reply_to: Option<u64>,
     /// The help article the bot answered with.
     pub article_id: Option<String>,
+    /// Screenshots, in order.
+    pub attachments: Vec<ChatAttachmentView>,
     pub created_at: i64,
 }
 
@@ -107,6 +187,12 @@ pub struct ChatConversationView {
     pub last_seq: u64,
     /// The newest event applied on this device: live updates resume after it.
     pub last_event_seq: u64,
+    /// Bot, waiting (queue position), agent (name), ticket (status) or resolved.
+    pub handoff: ChatHandoff,
+    /// Why the bot handed over to a person, while that handoff lasts.
+    pub handoff_reason: Option<ChatHandoffReason>,
+    /// The conversation's ticket: the unresolved one, else the newest.
+    pub ticket: Option<ChatTicketView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -131,6 +217,26 @@ struct Sealed {
     /// A rating queued as a message.
     #[serde(default)]
     csat: Option<CsatInput>,
+    /// Screenshot ids of a stored message.
+    #[serde(default)]
+    attachment_ids: Vec<String>,
+    /// Screenshots queued with an unsent message (their bytes are in `screenshots`).
+    #[serde(default)]
+    images: u32,
+}
+
+impl Sealed {
+    fn text(text: String) -> Sealed {
+        Sealed {
+            text,
+            sender_name: None,
+            in_reply_to: None,
+            article_id: None,
+            csat: None,
+            attachment_ids: Vec::new(),
+            images: 0,
+        }
+    }
 }
 
 fn sender_text(s: SenderRole) -> &'static str {
@@ -160,6 +266,46 @@ fn status_view(s: ConversationStatus) -> ChatStatus {
     }
 }
 
+fn reason_view(r: HandoffReason) -> ChatHandoffReason {
+    match r {
+        HandoffReason::Requested => ChatHandoffReason::Requested,
+        HandoffReason::LowConfidence => ChatHandoffReason::LowConfidence,
+        HandoffReason::SensitiveTopic => ChatHandoffReason::SensitiveTopic,
+    }
+}
+
+fn ticket_status_view(s: TicketStatus) -> ChatTicketStatus {
+    match s {
+        TicketStatus::Open => ChatTicketStatus::Open,
+        TicketStatus::InProgress => ChatTicketStatus::InProgress,
+        TicketStatus::WaitingForUser => ChatTicketStatus::WaitingForUser,
+        TicketStatus::Resolved => ChatTicketStatus::Resolved,
+    }
+}
+
+fn ticket_view(t: &Ticket) -> ChatTicketView {
+    ChatTicketView {
+        id: t.id.clone(),
+        conversation_id: t.conversation_id.clone(),
+        subject: t.subject.clone(),
+        status: ticket_status_view(t.status),
+        team: match t.team {
+            TicketTeam::Support => ChatTicketTeam::Support,
+            TicketTeam::Technical => ChatTicketTeam::Technical,
+        },
+        updated_at: t.updated_at,
+    }
+}
+
+fn ticket_place<'a>(id: &'a str, user: &'a str) -> Place<'a> {
+    Place::new("chat_tickets", "body", id, user)
+}
+
+/// The `screenshots` parent of a chat message.
+fn parent_of(conv_id: &str, local_id: &str) -> String {
+    format!("chat:{conv_id}/{local_id}")
+}
+
 fn msg_place<'a>(row: &'a str, user: &'a str) -> Place<'a> {
     Place::new("chat_messages", "body", row, user)
 }
@@ -181,8 +327,8 @@ pub(crate) fn net(core: &Core) -> impl Fn(NetError) -> CoreError + '_ {
 }
 
 pub(crate) struct Ctx {
-    user_id: String,
-    tag: i64,
+    pub(crate) user_id: String,
+    pub(crate) tag: i64,
 }
 
 pub(crate) fn ctx(core: &Core) -> CoreResult<Ctx> {
@@ -232,7 +378,36 @@ pub(crate) fn require_current(core: &Core, c: &Ctx) -> CoreResult<(Conversation,
     current(core, c)?.ok_or_else(|| CoreError::client(ErrorCode::ItemNotFound).localized(core.zh()))
 }
 
-fn conversation_view(conv: &Conversation, last_event_seq: u64) -> ChatConversationView {
+fn conversation_view(
+    conv: &Conversation,
+    last_event_seq: u64,
+    ticket: Option<Ticket>,
+) -> ChatConversationView {
+    let open_ticket = ticket
+        .as_ref()
+        .filter(|t| t.status != TicketStatus::Resolved);
+    let handoff = match (conv.status, &conv.agent, open_ticket) {
+        (ConversationStatus::Assigned, Some(a), _) => ChatHandoff::Agent {
+            name: a.name.clone(),
+        },
+        (ConversationStatus::Queued, _, _) => ChatHandoff::Waiting {
+            queue_position: conv.queue_position,
+        },
+        (_, _, Some(t)) => ChatHandoff::Ticket {
+            ticket_id: t.id.clone(),
+            status: ticket_status_view(t.status),
+        },
+        (ConversationStatus::Resolved, _, _) => ChatHandoff::Resolved,
+        (ConversationStatus::Assigned, None, _) | (ConversationStatus::Bot, _, _) => {
+            ChatHandoff::Bot
+        }
+    };
+    let handoff_reason = match conv.status {
+        ConversationStatus::Queued | ConversationStatus::Assigned => {
+            conv.handoff_reason.map(reason_view)
+        }
+        _ => None,
+    };
     ChatConversationView {
         id: conv.id.clone(),
         status: status_view(conv.status),
@@ -241,7 +416,70 @@ fn conversation_view(conv: &Conversation, last_event_seq: u64) -> ChatConversati
         csat_pending: conv.csat_pending,
         last_seq: conv.last_seq,
         last_event_seq,
+        handoff,
+        handoff_reason,
+        ticket: ticket.as_ref().map(ticket_view),
     }
+}
+
+/// The conversation's ticket as the header shows it: the unresolved one, else the newest.
+fn ticket_of(core: &Core, c: &Ctx, conn: &rusqlite::Connection, conv_id: &str) -> Option<Ticket> {
+    let row: Option<(String, Vec<u8>)> = conn
+        .query_row(
+            "SELECT ticket_id, body FROM chat_tickets WHERE conversation_id = ?1
+             ORDER BY status = 'resolved', updated_at DESC LIMIT 1",
+            [conv_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ok()
+        .flatten();
+    let (id, body) = row?;
+    core.cipher
+        .open_json(&ticket_place(&id, &c.user_id), &body)
+        .ok()
+}
+
+fn view_of(
+    core: &Core,
+    c: &Ctx,
+    conv: &Conversation,
+    last: u64,
+) -> CoreResult<ChatConversationView> {
+    let ticket = core
+        .store
+        .read(|conn| Ok(ticket_of(core, c, conn, &conv.id)))?;
+    Ok(conversation_view(conv, last, ticket))
+}
+
+fn ticket_status_text(s: TicketStatus) -> &'static str {
+    match s {
+        TicketStatus::Open => "open",
+        TicketStatus::InProgress => "in_progress",
+        TicketStatus::WaitingForUser => "waiting_for_user",
+        TicketStatus::Resolved => "resolved",
+    }
+}
+
+/// Stores a ticket (sealed: the subject may quote the user), unless a newer copy is stored.
+fn save_ticket(core: &Core, tx: &Transaction<'_>, c: &Ctx, t: &Ticket) -> CoreResult<()> {
+    let body = core.cipher.seal_json(&ticket_place(&t.id, &c.user_id), t)?;
+    tx.execute(
+        "INSERT INTO chat_tickets (ticket_id, conversation_id, owner_tag, status, updated_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(ticket_id) DO UPDATE SET status = excluded.status,
+             updated_at = excluded.updated_at, body = excluded.body
+         WHERE excluded.updated_at >= chat_tickets.updated_at",
+        params![
+            t.id,
+            t.conversation_id,
+            c.tag,
+            ticket_status_text(t.status),
+            t.updated_at,
+            body
+        ],
+    )?;
+    Ok(())
 }
 
 fn save_state(
@@ -296,6 +534,8 @@ fn apply_message(core: &Core, tx: &Transaction<'_>, c: &Ctx, m: &ChatMessage) ->
         in_reply_to: m.in_reply_to,
         article_id: m.bot.as_ref().and_then(|b| b.article_id.clone()),
         csat: m.csat.clone(),
+        attachment_ids: m.attachment_ids.clone(),
+        images: 0,
     };
     let row = format!("{conv}/{local_id}");
     let body = core
@@ -331,10 +571,16 @@ pub async fn open(core: &Core) -> CoreResult<ChatConversationView> {
     let page: MessagePage = authed(core, Method::GET, &path, None)
         .await
         .map_err(net(core))?;
+    let tickets: TicketList = authed(core, Method::GET, "/v1/support/tickets", None)
+        .await
+        .map_err(net(core))?;
     let last = core.store.write(|tx| {
         save_state(core, tx, &c, &conv, None)?;
         for m in &page.messages {
             apply_message(core, tx, &c, m)?;
+        }
+        for t in &tickets.tickets {
+            save_ticket(core, tx, &c, t)?;
         }
         Ok(tx.query_row(
             "SELECT last_event_seq FROM chat_state WHERE conversation_id = ?1",
@@ -342,36 +588,150 @@ pub async fn open(core: &Core) -> CoreResult<ChatConversationView> {
             |r| r.get::<_, i64>(0),
         )? as u64)
     })?;
-    Ok(conversation_view(&conv, last))
+    // Best effort: a marker not sent now goes with the next messages.
+    let _ = ack_delivered(core, &conv.id).await;
+    view_of(core, &c, &conv, last)
 }
 
 /// The current conversation from the cache (works offline).
 pub fn conversation(core: &Core) -> CoreResult<Option<ChatConversationView>> {
     let c = ctx(core)?;
-    Ok(current(core, &c)?.map(|(conv, last)| conversation_view(&conv, last)))
+    current(core, &c)?
+        .map(|(conv, last)| view_of(core, &c, &conv, last))
+        .transpose()
+}
+
+/// The user's tickets from the cache, newest first (offline; refreshed by `open` and by
+/// ticket events).
+pub fn tickets(core: &Core) -> CoreResult<Vec<ChatTicketView>> {
+    let c = ctx(core)?;
+    let rows: Vec<(String, Vec<u8>)> = core.store.read(|conn| {
+        let mut st = conn.prepare(
+            "SELECT ticket_id, body FROM chat_tickets WHERE owner_tag = ?1
+             ORDER BY updated_at DESC",
+        )?;
+        let rows = st
+            .query_map([c.tag], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, body)| {
+            core.cipher
+                .open_json::<Ticket>(&ticket_place(&id, &c.user_id), &body)
+                .ok()
+        })
+        .map(|t| ticket_view(&t))
+        .collect())
+}
+
+/// Hands the current conversation over as a ticket (the `create_ticket` action); asking again
+/// returns the conversation's unresolved ticket. Online only.
+pub async fn create_ticket(
+    core: &Core,
+    subject: &str,
+    description: &str,
+) -> CoreResult<ChatTicketView> {
+    let c = ctx(core)?;
+    let n = subject.trim().chars().count();
+    if n == 0 || n > 200 {
+        return Err(CoreError::invalid("subject").localized(core.zh()));
+    }
+    if description.chars().count() > upay_protocol::api::support::MAX_MESSAGE_CHARS {
+        return Err(CoreError::invalid("description").localized(core.zh()));
+    }
+    let (conv, _) = require_current(core, &c)?;
+    let body = serde_json::to_vec(&CreateTicket {
+        conversation_id: conv.id.clone(),
+        subject: subject.trim().to_owned(),
+        description: description.to_owned(),
+    })
+    .map_err(|_| CoreError::client(ErrorCode::Storage))?;
+    let t: Ticket = authed(core, Method::POST, "/v1/support/tickets", Some(body))
+        .await
+        .map_err(net(core))?;
+    core.store.write(|tx| save_ticket(core, tx, &c, &t))?;
+    Ok(ticket_view(&t))
+}
+
+/// Answers a ticket that waits for the user (it goes back to the team). Online only.
+pub async fn comment_ticket(
+    core: &Core,
+    ticket_id: &str,
+    text: &str,
+) -> CoreResult<ChatTicketView> {
+    let c = ctx(core)?;
+    let n = text.trim().chars().count();
+    if n == 0 || n > upay_protocol::api::support::MAX_MESSAGE_CHARS {
+        return Err(CoreError::invalid("text").localized(core.zh()));
+    }
+    if !ticket_id.bytes().all(|b| b.is_ascii_alphanumeric()) || ticket_id.is_empty() {
+        return Err(CoreError::invalid("ticket_id").localized(core.zh()));
+    }
+    let body = serde_json::to_vec(&TicketComment {
+        text: text.to_owned(),
+    })
+    .map_err(|_| CoreError::client(ErrorCode::Storage))?;
+    let path = format!("/v1/support/tickets/{ticket_id}/comments");
+    let t: Ticket = authed(core, Method::POST, &path, Some(body))
+        .await
+        .map_err(net(core))?;
+    core.store.write(|tx| save_ticket(core, tx, &c, &t))?;
+    Ok(ticket_view(&t))
 }
 
 /// Queues a text message (durable at once, shown as a local echo) and tries to send the
 /// queue. Offline it stays `Pending` and goes with the next [`flush`].
 pub async fn send_text(core: &Core, text: &str) -> CoreResult<ChatMessageView> {
     let c = ctx(core)?;
+    check_text(core, text, false)?;
+    queue(core, &c, Sealed::text(text.to_owned()), &[]).await
+}
+
+/// Queues one to four screenshots with an optional caption, like a text message: the bytes
+/// are sealed on the device at once, uploaded when the message's turn comes, and the message
+/// is written once with their ids. An image above 5 MB is refused here (`PayloadTooLarge`);
+/// one the server cannot read fails permanently with its code (`UnsupportedMediaType`,
+/// `ImageInvalid`).
+pub async fn send_screenshots(
+    core: &Core,
+    images: Vec<Vec<u8>>,
+    caption: &str,
+) -> CoreResult<ChatMessageView> {
+    let c = ctx(core)?;
+    if images.is_empty() {
+        return Err(CoreError::invalid("screenshots").localized(core.zh()));
+    }
+    crate::screenshots::check(&images, core.zh())?;
+    check_text(core, caption, true)?;
+    let mut sealed = Sealed::text(caption.to_owned());
+    sealed.images = images.len() as u32;
+    queue(core, &c, sealed, &images).await
+}
+
+fn check_text(core: &Core, text: &str, may_be_empty: bool) -> CoreResult<()> {
     let n = text.chars().count();
     let bad_char = text
         .chars()
         .any(|ch| ch.is_control() && ch != '\n' && ch != '\t');
-    if n == 0 || n > upay_protocol::api::support::MAX_MESSAGE_CHARS || bad_char {
+    if (n == 0 && !may_be_empty) || n > upay_protocol::api::support::MAX_MESSAGE_CHARS || bad_char {
         return Err(CoreError::invalid("text").localized(core.zh()));
     }
-    let (conv, _) = require_current(core, &c)?;
+    Ok(())
+}
+
+/// Stores a message as the user's intent (with its screenshots, in one transaction) and tries
+/// to send the queue; returns its view.
+async fn queue(
+    core: &Core,
+    c: &Ctx,
+    sealed: Sealed,
+    images: &[Vec<u8>],
+) -> CoreResult<ChatMessageView> {
+    let (conv, _) = require_current(core, c)?;
     let local_id = new_client_msg_id()?;
     let row = format!("{}/{local_id}", conv.id);
-    let sealed = Sealed {
-        text: text.to_owned(),
-        sender_name: None,
-        in_reply_to: None,
-        article_id: None,
-        csat: None,
-    };
     let body = core
         .cipher
         .seal_json(&msg_place(&row, &c.user_id), &sealed)?;
@@ -382,12 +742,13 @@ pub async fn send_text(core: &Core, text: &str) -> CoreResult<ChatMessageView> {
              VALUES (?1, ?2, ?3, NULL, 'user', 'pending', ?4, ?5)",
             params![conv.id, local_id, c.tag, now_ms(), body],
         )?;
+        let parent = parent_of(&conv.id, &local_id);
+        crate::screenshots::insert(core, tx, &c.user_id, c.tag, &parent, images)?;
         Ok(())
     })?;
     // Not being able to send now is what the queue is for: the echo is the answer.
     let _ = flush(core).await;
-    message(core, &c, &conv.id, &local_id)?
-        .ok_or_else(|| CoreError::client(ErrorCode::ItemNotFound))
+    message(core, c, &conv.id, &local_id)?.ok_or_else(|| CoreError::client(ErrorCode::ItemNotFound))
 }
 
 struct Queued {
@@ -395,14 +756,34 @@ struct Queued {
     local_id: String,
     text: String,
     csat: Option<CsatInput>,
+    images: u32,
 }
 
-/// Sends every queued message in creation order, one at a time; stops at the first network
-/// failure (so order holds). Returns how many were stored by the server.
+/// Whether a refused request failed for good (a `4xx` other than `408`/`429` and an expired
+/// session): shown as failed, not sent again unless the user says so.
+pub(crate) fn is_permanent(e: &NetError) -> bool {
+    match e {
+        NetError::Problem { problem, .. } => {
+            (400..500).contains(&problem.status)
+                && !matches!(problem.status, 408 | 429)
+                && !matches!(
+                    problem.code,
+                    upay_protocol::error::ErrorCode::Unauthorized
+                        | upay_protocol::error::ErrorCode::TokenExpired
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Sends every queued message in creation order, one at a time (uploading its screenshots
+/// first); stops at the first network failure (so order holds). Returns how many were stored
+/// by the server.
 pub async fn flush(core: &Core) -> CoreResult<u32> {
     let c = ctx(core)?;
     let _guard = core.chat.send_lock.lock().await;
     let mut sent = 0;
+    let mut conversations = Vec::new();
     loop {
         let next: Option<(String, String, Vec<u8>)> = core.store.read(|conn| {
             Ok(conn
@@ -420,65 +801,244 @@ pub async fn flush(core: &Core) -> CoreResult<u32> {
             break;
         };
         let row = format!("{conversation_id}/{local_id}");
-        let sealed: Sealed = core.cipher.open_json(&msg_place(&row, &c.user_id), &body)?;
+        let Ok(sealed) = core
+            .cipher
+            .open_json::<Sealed>(&msg_place(&row, &c.user_id), &body)
+        else {
+            // Sealed under a key this device lost (never seen by the server): it cannot be
+            // sent, and must not block the queue; it stays, failed, for the user to see.
+            let q = Queued {
+                conversation_id,
+                local_id,
+                text: String::new(),
+                csat: None,
+                images: 0,
+            };
+            set_state(core, &q, "failed_permanent", Some(ErrorCode::KeyLost))?;
+            continue;
+        };
         let q = Queued {
             conversation_id,
             local_id,
             text: sealed.text,
             csat: sealed.csat,
+            images: sealed.images,
         };
         set_state(core, &q, "sending", None)?;
-        let path = format!(
-            "/v1/support/conversations/{}/messages/{}",
-            q.conversation_id, q.local_id
-        );
-        let req = SendMessage {
-            text: q.text.clone(),
-            attachment_ids: Vec::new(),
-            csat: q.csat.clone(),
-        };
-        let body = serde_json::to_vec(&req).map_err(|_| CoreError::client(ErrorCode::Storage))?;
-        match authed::<SentMessage>(core, Method::PUT, &path, Some(body)).await {
-            Ok(answer) => {
-                core.store.write(|tx| {
-                    apply_message(core, tx, &c, &answer.message)?;
-                    for m in &answer.replies {
-                        apply_message(core, tx, &c, m)?;
-                    }
-                    // The rating was taken: the conversation no longer waits for one.
-                    if let Some(rated) = &answer.message.csat {
-                        clear_csat(core, tx, &c, &q.conversation_id, rated.resolution)?;
-                    }
-                    Ok(())
-                })?;
-                sent += 1;
+        let result = match send_one(core, &c, &q).await {
+            Ok(answer) => answer,
+            Err(SendError::Unreadable) => {
+                set_state(core, &q, "failed_permanent", Some(ErrorCode::KeyLost))?;
+                continue;
             }
-            Err(e) => {
-                let permanent = match &e {
-                    NetError::Problem { problem, .. } => {
-                        (400..500).contains(&problem.status)
-                            && !matches!(problem.status, 408 | 429)
-                            && !matches!(
-                                problem.code,
-                                upay_protocol::error::ErrorCode::Unauthorized
-                                    | upay_protocol::error::ErrorCode::TokenExpired
-                            )
-                    }
-                    NetError::BadResponse => false,
-                    _ => false,
-                };
-                if permanent {
-                    let code = e.code().map(ErrorCode::from).unwrap_or(ErrorCode::Unknown);
-                    set_state(core, &q, "failed_permanent", Some(code))?;
-                    // A refused message does not block the ones behind it.
-                    continue;
-                }
+            Err(SendError::Local(e)) => return Err(e),
+            Err(SendError::Net(e)) if is_permanent(&e) => {
+                let code = e.code().map(ErrorCode::from).unwrap_or(ErrorCode::Unknown);
+                set_state(core, &q, "failed_permanent", Some(code))?;
+                // A refused message does not block the ones behind it.
+                continue;
+            }
+            Err(SendError::Net(e)) => {
                 set_state(core, &q, "failed_retryable", None)?;
                 return Err(e.into_core(core.zh()));
             }
+        };
+        // A jump in `seq` (someone wrote since the newest message here): fetch the missing
+        // range first. Not getting it now is fine: the event catch-up brings the same messages.
+        let _ = fill_gap(core, &c, &q.conversation_id, result.message.seq).await;
+        core.store.write(|tx| {
+            apply_message(core, tx, &c, &result.message)?;
+            for m in &result.replies {
+                apply_message(core, tx, &c, m)?;
+            }
+            // The rating was taken: the conversation no longer waits for one.
+            if let Some(rated) = &result.message.csat {
+                update_state(core, tx, &c, &q.conversation_id, |conv| {
+                    if conv.csat_pending == Some(rated.resolution) {
+                        conv.csat_pending = None;
+                    }
+                })?;
+            }
+            if let Some(reason) = result
+                .replies
+                .iter()
+                .find_map(|m| m.bot.as_ref().and_then(|b| b.handoff))
+            {
+                update_state(core, tx, &c, &q.conversation_id, |conv| {
+                    conv.handoff_reason = Some(reason)
+                })?;
+            }
+            Ok(())
+        })?;
+        if !conversations.contains(&q.conversation_id) {
+            conversations.push(q.conversation_id.clone());
         }
+        sent += 1;
+    }
+    for conv_id in conversations {
+        let _ = ack_delivered(core, &conv_id).await;
     }
     Ok(sent)
+}
+
+enum SendError {
+    Net(NetError),
+    /// A screenshot sealed under a key this device lost.
+    Unreadable,
+    Local(CoreError),
+}
+
+/// Uploads the message's screenshots (if any) and writes it with the idempotent PUT.
+async fn send_one(core: &Core, c: &Ctx, q: &Queued) -> Result<SentMessage, SendError> {
+    let attachment_ids = if q.images > 0 {
+        let parent = parent_of(&q.conversation_id, &q.local_id);
+        crate::screenshots::upload(core, &c.user_id, &parent)
+            .await
+            .map_err(|e| match e {
+                crate::screenshots::UploadError::Net(e) => SendError::Net(e),
+                crate::screenshots::UploadError::Unreadable => SendError::Unreadable,
+                crate::screenshots::UploadError::Local(e) => SendError::Local(e),
+            })?
+    } else {
+        Vec::new()
+    };
+    let path = format!(
+        "/v1/support/conversations/{}/messages/{}",
+        q.conversation_id, q.local_id
+    );
+    let req = SendMessage {
+        text: q.text.clone(),
+        attachment_ids,
+        csat: q.csat.clone(),
+    };
+    let body = serde_json::to_vec(&req)
+        .map_err(|_| SendError::Local(CoreError::client(ErrorCode::Storage)))?;
+    authed::<SentMessage>(core, Method::PUT, &path, Some(body))
+        .await
+        .map_err(SendError::Net)
+}
+
+/// The newest `seq` stored on this device for the conversation.
+fn top_seq(core: &Core, conv_id: &str) -> CoreResult<u64> {
+    core.store.read(|conn| {
+        Ok(conn.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE conversation_id = ?1",
+            [conv_id],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    })
+}
+
+/// Before a message numbered `incoming` is shown: when the device's newest stored message is
+/// more than one below it, fetches the messages in between (`after_seq`, in pages) and stores
+/// them (each `seq` once). Returns the views of the messages added, oldest first.
+pub(crate) async fn fill_gap(
+    core: &Core,
+    c: &Ctx,
+    conv_id: &str,
+    incoming: u64,
+) -> CoreResult<Vec<ChatMessageView>> {
+    let mut have = top_seq(core, conv_id)?;
+    let mut added = Vec::new();
+    while incoming > have + 1 {
+        let path =
+            format!("/v1/support/conversations/{conv_id}/messages?after_seq={have}&limit=200");
+        let page: MessagePage = authed(core, Method::GET, &path, None)
+            .await
+            .map_err(net(core))?;
+        core.store.write(|tx| {
+            for m in &page.messages {
+                if apply_message(core, tx, c, m)? {
+                    added.push(m.seq);
+                }
+            }
+            Ok(())
+        })?;
+        match page.messages.last() {
+            Some(m) if m.seq > have && page.has_more => have = m.seq,
+            _ => break,
+        }
+    }
+    if !added.is_empty() {
+        tracing::debug!(filled = added.len(), "chat gap filled");
+    }
+    views_by_seq(core, c, conv_id, &added)
+}
+
+fn views_by_seq(
+    core: &Core,
+    c: &Ctx,
+    conv_id: &str,
+    seqs: &[u64],
+) -> CoreResult<Vec<ChatMessageView>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some((conv, _)) = current(core, c)?.filter(|(conv, _)| conv.id == conv_id) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let row = core.store.read(|conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {COLUMNS} FROM chat_messages
+                         WHERE conversation_id = ?1 AND seq = ?2"
+                    ),
+                    params![conv_id, *seq as i64],
+                    read_row,
+                )
+                .optional()?)
+        })?;
+        if let Some(r) = row {
+            out.push(view(core, c, &conv, r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Messages of an agent reached the device: moves the user's delivered marker to the newest
+/// message stored here (forward only, once per new agent message; the bot and system notices
+/// read no receipts, so answering them costs no request). Best effort: a marker that cannot be
+/// sent now goes with the next messages.
+pub(crate) async fn ack_delivered(core: &Core, conv_id: &str) -> CoreResult<bool> {
+    let (others, top, sent): (i64, i64, i64) = core.store.read(|conn| {
+        Ok(conn
+            .query_row(
+                "SELECT COALESCE((SELECT MAX(seq) FROM chat_messages
+                                  WHERE conversation_id = ?1 AND sender = 'agent'), 0),
+                        COALESCE((SELECT MAX(seq) FROM chat_messages
+                                  WHERE conversation_id = ?1), 0),
+                        MAX(delivered_sent_seq, read_sent_seq)
+                 FROM chat_state WHERE conversation_id = ?1",
+                [conv_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0, 0)))
+    })?;
+    if others <= sent {
+        return Ok(false);
+    }
+    let path = format!("/v1/support/conversations/{conv_id}/receipts");
+    let body = serde_json::to_vec(&ReceiptUpdate {
+        read_up_to_seq: None,
+        delivered_up_to_seq: Some(top as u64),
+    })
+    .unwrap_or_default();
+    core.send_authed(Method::POST, &path, Some(body), None, core.interactive())
+        .await
+        .map_err(net(core))?;
+    core.store.write(|tx| {
+        tx.execute(
+            "UPDATE chat_state SET delivered_sent_seq = MAX(delivered_sent_seq, ?2)
+             WHERE conversation_id = ?1",
+            params![conv_id, top],
+        )?;
+        Ok(())
+    })?;
+    Ok(true)
 }
 
 fn set_state(core: &Core, q: &Queued, state: &str, code: Option<ErrorCode>) -> CoreResult<()> {
@@ -507,7 +1067,7 @@ pub fn retry(core: &Core, local_id: &str) -> CoreResult<bool> {
     })
 }
 
-fn code_of(text: &str) -> ErrorCode {
+pub(crate) fn code_of(text: &str) -> ErrorCode {
     ErrorCode::all()
         .into_iter()
         .find(|c| format!("{c:?}") == text)
@@ -547,6 +1107,29 @@ fn view(core: &Core, c: &Ctx, conv: &Conversation, r: Row) -> CoreResult<ChatMes
         ("failed_permanent", None) => ChatMessageState::FailedPermanent,
         _ => ChatMessageState::Pending,
     };
+    let count = (sealed.attachment_ids.len() as u32).max(sealed.images);
+    let attachments = if count == 0 {
+        Vec::new()
+    } else {
+        let parent = parent_of(&conversation_id, &local_id);
+        let local = core
+            .store
+            .read(|conn| Ok(crate::screenshots::list(conn, &parent)?))?;
+        (0..count)
+            .map(|i| {
+                let here = local.iter().find(|(idx, _)| *idx == i);
+                ChatAttachmentView {
+                    index: i,
+                    attachment_id: sealed
+                        .attachment_ids
+                        .get(i as usize)
+                        .cloned()
+                        .or_else(|| here.and_then(|(_, id)| id.clone())),
+                    on_device: here.is_some(),
+                }
+            })
+            .collect()
+    };
     Ok(ChatMessageView {
         local_id,
         conversation_id,
@@ -558,6 +1141,7 @@ fn view(core: &Core, c: &Ctx, conv: &Conversation, r: Row) -> CoreResult<ChatMes
         error_code: error_code.as_deref().map(code_of),
         in_reply_to: sealed.in_reply_to,
         article_id: sealed.article_id,
+        attachments,
         created_at,
     })
 }
@@ -638,11 +1222,15 @@ pub async fn poll(core: &Core, wait_secs: u32) -> CoreResult<ChatPollResult> {
     let mut typing = None;
     loop {
         let batch = fetch_events(core, &conv.id, last, wait).await?;
+        fill_gap_before(core, &c, &conv.id, &batch.events).await;
         let b = apply_batch(core, &c, &conv.id, &batch.events)?;
         total += b.applied;
         typing = b.agent_typing.or(typing);
         // A jump in the batch: ask again from what was applied, without waiting.
         if !b.gap || b.conversation.last_event_seq == last && b.applied == 0 && wait == 0 {
+            if total > 0 {
+                let _ = ack_delivered(core, &conv.id).await;
+            }
             return Ok(ChatPollResult {
                 applied: total,
                 agent_typing: typing,
@@ -651,6 +1239,28 @@ pub async fn poll(core: &Core, wait_secs: u32) -> CoreResult<ChatPollResult> {
         }
         last = b.conversation.last_event_seq;
         wait = 0;
+    }
+}
+
+/// Fills a jump in message `seq` that a batch of events would reveal (a device that missed
+/// messages, e.g. after the server lost its events); the views of the messages added.
+pub(crate) async fn fill_gap_before(
+    core: &Core,
+    c: &Ctx,
+    conv_id: &str,
+    events: &[ChatEvent],
+) -> Vec<ChatMessageView> {
+    // Events applied before carry messages at or below the newest stored `seq`: no fetch.
+    let first = events
+        .iter()
+        .filter(|e| e.event_seq.is_some())
+        .find_map(|e| match &e.event {
+            ChatEventKind::Message { message } => Some(message.seq),
+            _ => None,
+        });
+    match first {
+        Some(seq) => fill_gap(core, c, conv_id, seq).await.unwrap_or_default(),
+        None => Vec::new(),
     }
 }
 
@@ -718,10 +1328,16 @@ pub(crate) fn apply_batch(
                     break;
                 }
                 Some(s) => {
-                    if let ChatEventKind::Message { message } = &e.event
-                        && apply_message(core, tx, c, message)?
-                    {
-                        added.push(message.seq);
+                    match &e.event {
+                        ChatEventKind::Message { message }
+                            if apply_message(core, tx, c, message)? =>
+                        {
+                            added.push(message.seq);
+                        }
+                        ChatEventKind::TicketStatus { ticket } => {
+                            save_ticket(core, tx, c, ticket)?;
+                        }
+                        _ => {}
                     }
                     apply_event(&mut conv, e);
                     last = s;
@@ -732,28 +1348,11 @@ pub(crate) fn apply_batch(
         save_state(core, tx, c, &conv, Some(last))?;
         Ok((applied, conv, last))
     })?;
-    let mut new_messages = Vec::with_capacity(added.len());
-    for seq in added {
-        let row = core.store.read(|conn| {
-            Ok(conn
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM chat_messages
-                         WHERE conversation_id = ?1 AND seq = ?2"
-                    ),
-                    params![conv_id, seq as i64],
-                    read_row,
-                )
-                .optional()?)
-        })?;
-        if let Some(r) = row {
-            new_messages.push(view(core, c, &conv, r)?);
-        }
-    }
+    let new_messages = views_by_seq(core, c, conv_id, &added)?;
     Ok(Applied {
         applied,
         agent_typing: typing,
-        conversation: conversation_view(&conv, last),
+        conversation: view_of(core, c, &conv, last)?,
         gap,
         new_messages,
     })
@@ -762,7 +1361,12 @@ pub(crate) fn apply_batch(
 fn apply_event(conv: &mut Conversation, e: &ChatEvent) {
     match &e.event {
         // The message itself was stored by the caller.
-        ChatEventKind::Message { message } => conv.last_seq = conv.last_seq.max(message.seq),
+        ChatEventKind::Message { message } => {
+            conv.last_seq = conv.last_seq.max(message.seq);
+            if let Some(reason) = message.bot.as_ref().and_then(|b| b.handoff) {
+                conv.handoff_reason = Some(reason);
+            }
+        }
         ChatEventKind::Read { by, up_to_seq } => match by {
             SenderRole::User => {
                 conv.receipts.user_read_seq = conv.receipts.user_read_seq.max(*up_to_seq)
@@ -789,6 +1393,9 @@ fn apply_event(conv: &mut Conversation, e: &ChatEvent) {
             conv.status = *status;
             if *status != ConversationStatus::Queued {
                 conv.queue_position = None;
+            }
+            if *status == ConversationStatus::Bot {
+                conv.handoff_reason = None;
             }
         }
         ChatEventKind::CsatRequest { resolution } => conv.csat_pending = Some(*resolution),
@@ -861,12 +1468,13 @@ pub async fn mark_read(core: &Core, up_to_seq: u64) -> CoreResult<u64> {
     Ok(target)
 }
 
-fn clear_csat(
+/// Changes the stored conversation state in the caller's transaction.
+fn update_state(
     core: &Core,
     tx: &Transaction<'_>,
     c: &Ctx,
     conv_id: &str,
-    resolution: u32,
+    change: impl FnOnce(&mut Conversation),
 ) -> CoreResult<()> {
     let body: Option<Vec<u8>> = tx
         .query_row(
@@ -881,11 +1489,8 @@ fn clear_csat(
     let mut conv: Conversation = core
         .cipher
         .open_json(&state_place(conv_id, &c.user_id), &body)?;
-    if conv.csat_pending == Some(resolution) {
-        conv.csat_pending = None;
-        save_state(core, tx, c, &conv, None)?;
-    }
-    Ok(())
+    change(&mut conv);
+    save_state(core, tx, c, &conv, None)
 }
 
 /// Rates a resolution (1–5 and an optional comment), queued like a message: exactly once,
@@ -903,35 +1508,13 @@ pub async fn rate(
     if comment.as_ref().is_some_and(|t| t.chars().count() > 1000) {
         return Err(CoreError::invalid("comment").localized(core.zh()));
     }
-    let (conv, _) = require_current(core, &c)?;
-    let local_id = new_client_msg_id()?;
-    let row = format!("{}/{local_id}", conv.id);
-    let sealed = Sealed {
-        text: String::new(),
-        sender_name: None,
-        in_reply_to: None,
-        article_id: None,
-        csat: Some(CsatInput {
-            resolution,
-            score,
-            comment,
-        }),
-    };
-    let body = core
-        .cipher
-        .seal_json(&msg_place(&row, &c.user_id), &sealed)?;
-    core.store.write(|tx| {
-        tx.execute(
-            "INSERT INTO chat_messages (conversation_id, local_id, owner_tag, seq, sender, state,
-                                        created_at, body)
-             VALUES (?1, ?2, ?3, NULL, 'user', 'pending', ?4, ?5)",
-            params![conv.id, local_id, c.tag, now_ms(), body],
-        )?;
-        Ok(())
-    })?;
-    let _ = flush(core).await;
-    message(core, &c, &conv.id, &local_id)?
-        .ok_or_else(|| CoreError::client(ErrorCode::ItemNotFound))
+    let mut sealed = Sealed::text(String::new());
+    sealed.csat = Some(CsatInput {
+        resolution,
+        score,
+        comment,
+    });
+    queue(core, &c, sealed, &[]).await
 }
 
 /// Loads the page of messages before the oldest one on the device (scrolling back; the whole
@@ -971,9 +1554,19 @@ pub async fn load_older(core: &Core, limit: u32) -> CoreResult<bool> {
 /// Exports the conversation's transcript (the server redacts card numbers, account ids and
 /// phone numbers; in the app's language, times in UTC+8) to the file `path`.
 pub async fn export_transcript(core: &Core, path: &str) -> CoreResult<u64> {
+    export(core, path, "transcript/text").await
+}
+
+/// Exports the transcript as JSON (the wire `Transcript`: messages by `seq` and the
+/// conversation's tickets, redacted like the text form) to the file `path`.
+pub async fn export_transcript_json(core: &Core, path: &str) -> CoreResult<u64> {
+    export(core, path, "transcript").await
+}
+
+async fn export(core: &Core, path: &str, resource: &str) -> CoreResult<u64> {
     let c = ctx(core)?;
     let (conv, _) = require_current(core, &c)?;
-    let url = format!("/v1/support/conversations/{}/transcript/text", conv.id);
+    let url = format!("/v1/support/conversations/{}/{resource}", conv.id);
     let answer = core
         .send_authed(Method::GET, &url, None, None, core.interactive())
         .await
@@ -983,4 +1576,39 @@ pub async fn export_transcript(core: &Core, path: &str) -> CoreResult<u64> {
         CoreError::client(ErrorCode::Storage).localized(core.zh())
     })?;
     Ok(answer.body.len() as u64)
+}
+
+/// The bytes of screenshot `index` of message `local_id`: from the device, or (the user's own
+/// screenshot after a reinstall) fetched once from the server and kept sealed. `None` when it
+/// is not the user's to fetch.
+pub async fn screenshot(core: &Core, local_id: &str, index: u32) -> CoreResult<Option<Vec<u8>>> {
+    let c = ctx(core)?;
+    let (conv, _) = require_current(core, &c)?;
+    let parent = parent_of(&conv.id, local_id);
+    if let Some(bytes) = crate::screenshots::read(core, &c.user_id, &parent, index)? {
+        return Ok(Some(bytes));
+    }
+    let Some(m) = message(core, &c, &conv.id, local_id)? else {
+        return Ok(None);
+    };
+    let id = match m.attachments.get(index as usize) {
+        Some(a) if m.sender == ChatSender::User => a.attachment_id.clone(),
+        _ => None,
+    };
+    let Some(id) = id.filter(|id| id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    else {
+        return Ok(None);
+    };
+    let answer = core
+        .send_authed(
+            Method::GET,
+            &format!("/v1/support/attachments/{id}"),
+            None,
+            None,
+            core.interactive(),
+        )
+        .await
+        .map_err(net(core))?;
+    crate::screenshots::keep(core, &c.user_id, c.tag, &parent, index, &id, &answer.body)?;
+    Ok(Some(answer.body))
 }

@@ -294,8 +294,8 @@ async fn deliver(
     event: ChatEvent,
 ) -> Option<ChatUpdate> {
     let events = [event];
+    let mut new_messages = chat::fill_gap_before(core, c, conv_id, &events).await;
     let mut b = chat::apply_batch(core, c, conv_id, &events).ok()?;
-    let mut new_messages = Vec::new();
     if b.gap {
         let after = b.conversation.last_event_seq;
         let fill = chat::fetch_events(core, conv_id, after, 0).await.ok()?;
@@ -305,6 +305,9 @@ async fn deliver(
         b.applied += f.applied;
     }
     new_messages.extend(b.new_messages);
+    if !new_messages.is_empty() {
+        let _ = chat::ack_delivered(core, conv_id).await;
+    }
     (b.applied > 0 || b.agent_typing.is_some()).then_some(ChatUpdate {
         connected: true,
         applied: b.applied,
@@ -333,9 +336,16 @@ async fn long_poll(
     let Ok(batch) = batch else {
         return Some(false);
     };
-    let Ok(b) = chat::apply_batch(core, &c, &conv.id, &batch.events) else {
+    let filled = chat::fill_gap_before(core, &c, &conv.id, &batch.events).await;
+    let Ok(mut b) = chat::apply_batch(core, &c, &conv.id, &batch.events) else {
         return Some(false);
     };
+    if !filled.is_empty() {
+        b.new_messages.splice(0..0, filled);
+    }
+    if !b.new_messages.is_empty() {
+        let _ = chat::ack_delivered(core, &conv.id).await;
+    }
     if b.applied > 0 || b.agent_typing.is_some() {
         listener.on_chat_update(ChatUpdate {
             // Updates flow, though not over a socket.

@@ -275,8 +275,12 @@ impl Core {
 
     /// Forgets the session (tokens) but keeps the cache and the outbox.
     pub fn clear_session(&self) -> CoreResult<()> {
-        self.store
-            .write(|tx| Ok(tx.execute("DELETE FROM session", [])?))?;
+        self.store.write(|tx| {
+            tx.execute("DELETE FROM session", [])?;
+            // The server ends the payment codes of a finished sign-in: their secret goes too.
+            tx.execute("DELETE FROM paycode", [])?;
+            Ok(())
+        })?;
         *self.auth.write().unwrap_or_else(|p| p.into_inner()) = None;
         self.events
             .emit(vec![WalletEvent::SessionChanged { signed_in: false }]);

@@ -119,6 +119,20 @@ impl WalletClient {
         })
     }
 
+    /// The in-store payment code (付款码): turned on online, codes derived offline.
+    pub fn paycode(&self) -> Arc<PaycodeApi> {
+        Arc::new(PaycodeApi {
+            core: self.core.clone(),
+        })
+    }
+
+    /// Savings (理财): balances, yield and history from the cache; moves through the outbox.
+    pub fn savings(&self) -> Arc<SavingsApi> {
+        Arc::new(SavingsApi {
+            core: self.core.clone(),
+        })
+    }
+
     /// Everything the home screen shows, from the cache, in one call (works offline).
     pub fn home_snapshot(&self) -> Result<HomeSnapshot, CoreError> {
         let core = &self.core;
@@ -928,6 +942,89 @@ impl ChatApi {
         loc(
             &self.core,
             crate::chat::mark_read(&self.core, up_to_seq).await,
+        )
+    }
+}
+
+/// The in-store payment code. The secret is wrapped by the platform key store; codes are
+/// derived on the device every 60 seconds with no network.
+#[derive(uniffi::Object)]
+pub struct PaycodeApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl PaycodeApi {
+    /// Turns the payment code on for this device (or rotates its secret). Online only.
+    pub async fn enable(&self) -> Result<crate::paycode::PaycodeInfo, CoreError> {
+        loc(&self.core, crate::paycode::enable(&self.core).await)
+    }
+
+    /// Revokes the payment code on the server and forgets it here. Online only.
+    pub async fn disable(&self) -> Result<(), CoreError> {
+        loc(&self.core, crate::paycode::disable(&self.core).await)
+    }
+
+    /// Asks the server whether the codes are still accepted and what is left for today.
+    pub async fn status(&self) -> Result<crate::paycode::PaycodeInfo, CoreError> {
+        loc(&self.core, crate::paycode::status(&self.core).await)
+    }
+
+    /// What the device knows with no network.
+    pub fn info(&self) -> Result<crate::paycode::PaycodeInfo, CoreError> {
+        loc(&self.core, crate::paycode::cached_info(&self.core))
+    }
+
+    /// The code to show now (works offline); ask again after `refresh_in_secs`.
+    pub fn current_code(&self) -> Result<crate::paycode::PaycodeView, CoreError> {
+        loc(&self.core, crate::paycode::current_code(&self.core))
+    }
+}
+
+/// Savings: the cached overview and yield history, refreshed online; moves in and out are
+/// outbox items (queued offline, sent once).
+#[derive(uniffi::Object)]
+pub struct SavingsApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl SavingsApi {
+    /// Fetches balances and recent yields; without network answers from the cache.
+    pub async fn refresh(&self) -> Result<crate::savings::SavingsView, CoreError> {
+        loc(&self.core, crate::savings::refresh(&self.core).await)
+    }
+
+    /// The cached overview (no network); `None` before the first refresh.
+    pub fn cached(&self) -> Result<Option<crate::savings::SavingsView>, CoreError> {
+        loc(&self.core, crate::savings::cached(&self.core))
+    }
+
+    /// Cached daily yields, newest first.
+    pub fn yields(
+        &self,
+        currency: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<crate::savings::SavingsYieldView>, CoreError> {
+        loc(
+            &self.core,
+            crate::savings::yields(&self.core, currency, limit),
+        )
+    }
+
+    /// Wallet → savings.
+    pub async fn deposit(&self, amount: Amount) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::savings::deposit(&self.core, amount).await,
+        )
+    }
+
+    /// Savings → wallet.
+    pub async fn withdraw(&self, amount: Amount) -> Result<PaymentOutcome, CoreError> {
+        loc(
+            &self.core,
+            crate::savings::withdraw(&self.core, amount).await,
         )
     }
 }

@@ -12,7 +12,10 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use upay_core::WalletClient;
-use upay_core::chat::{ChatMessageState, ChatSender, ChatStatus};
+use upay_core::chat::{
+    ChatHandoff, ChatHandoffReason, ChatMessageState, ChatSender, ChatStatus, ChatTicketStatus,
+    ChatTicketTeam,
+};
 
 fn quick_client(base: &str, dir: &std::path::Path) -> Arc<WalletClient> {
     let mut s = settings(base, dir, "chat-device");
@@ -276,11 +279,15 @@ async fn events_are_caught_up_exactly_once_and_typing_and_read_markers_behave() 
     assert_eq!(r.conversation.status, ChatStatus::Assigned);
     assert!(r.conversation.agent_name.is_some());
     assert!(r.conversation.last_event_seq > caught.conversation.last_event_seq);
+    // The core acknowledged the agent's messages (delivered): that marker comes back as one
+    // more event, applied once; then there is nothing new.
     let again = chat.poll(0).await.unwrap();
-    assert_eq!(again.applied, 0);
+    assert_eq!(again.applied, 1);
+    let idle = chat.poll(0).await.unwrap();
+    assert_eq!(idle.applied, 0);
     assert_eq!(
-        again.conversation.last_event_seq,
-        r.conversation.last_event_seq
+        idle.conversation.last_event_seq,
+        again.conversation.last_event_seq
     );
 
     let list = chat.messages(200).unwrap();
@@ -323,7 +330,7 @@ async fn events_are_caught_up_exactly_once_and_typing_and_read_markers_behave() 
     let client = quick_client(&mock.base, dir.path());
     let cached = client.chat().conversation().unwrap().expect("cached");
     assert_eq!(cached.id, conv.id);
-    assert_eq!(cached.last_event_seq, r.conversation.last_event_seq);
+    assert_eq!(cached.last_event_seq, idle.conversation.last_event_seq);
     assert_eq!(client.chat().messages(200).unwrap(), list);
 }
 
@@ -493,4 +500,382 @@ async fn when_the_socket_cannot_open_updates_come_by_long_poll() {
         .filter(|t| t.starts_with("实时回复"))
         .collect();
     assert_eq!(heard, vec!["实时回复 1", "实时回复 2"]);
+}
+
+async fn agent_token(mock: &Mock) -> String {
+    let session: Value = mock
+        .http
+        .post(format!("{}/v1/support/agent/sessions", mock.base))
+        .json(&json!({"agent_id": "A001", "password": "Agent1234"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["token"].as_str().expect("agent token").to_owned()
+}
+
+async fn user_get(mock: &Mock, path: &str) -> Value {
+    let token = mock.raw_login(ZHANG, "chat-checker").await;
+    mock.http
+        .get(format!("{}{path}", mock.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn screenshots_queued_offline_go_once_in_order_and_rest_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mock = Mock::start_with(Some(dir.path().join("mock.db")), None).await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    let conv = chat.open().await.unwrap();
+    let image = png_with(b"SCREENSHOT-SECRET-5521");
+
+    mock.stop().await;
+    let before = chat
+        .send_text("before the screenshot".into())
+        .await
+        .unwrap();
+    let shot = chat
+        .send_screenshots(vec![image.clone()], "the error screen".into())
+        .await
+        .unwrap();
+    let after = chat.send_text("after the screenshot".into()).await.unwrap();
+    assert_eq!(shot.seq, None);
+    assert!(matches!(
+        shot.state,
+        ChatMessageState::Pending | ChatMessageState::FailedRetryable
+    ));
+    assert_eq!(shot.attachments.len(), 1);
+    assert!(shot.attachments[0].on_device && shot.attachments[0].attachment_id.is_none());
+    // Queued, the image is sealed: its bytes are not in the database or its WAL.
+    assert!(!cache_contains(dir.path(), b"SCREENSHOT-SECRET-5521"));
+    assert_eq!(
+        chat.screenshot(shot.local_id.clone(), 0).await.unwrap(),
+        Some(image.clone())
+    );
+
+    // An oversized image is refused at once, before anything is queued.
+    let big = vec![0u8; 5 * 1024 * 1024 + 1];
+    let err = chat
+        .send_screenshots(vec![big], String::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), upay_core::ErrorCode::PayloadTooLarge);
+
+    mock.restart().await;
+    // Answers lost after the server acted: the upload's, then the message write's. Each flush
+    // stops there and the next one goes on; the message is still written once.
+    let drop_once = |route: String, method: &str| json!({"route": route, "method": method, "fault": {"kind": "drop_response"}, "times": 1});
+    mock.control(
+        Method::POST,
+        "/__mock/faults",
+        Some(drop_once("/v1/support/attachments".into(), "POST")),
+    )
+    .await;
+    assert!(chat.flush().await.is_err());
+    mock.control(
+        Method::POST,
+        "/__mock/faults",
+        Some(drop_once(
+            format!("/v1/support/conversations/{}/messages", conv.id),
+            "PUT",
+        )),
+    )
+    .await;
+    assert!(chat.flush().await.is_err());
+    assert_eq!(chat.flush().await.unwrap(), 2);
+    assert_eq!(chat.flush().await.unwrap(), 0);
+    let on_server: Vec<Value> = server_messages(&mock, &conv.id)
+        .await
+        .into_iter()
+        .filter(|m| m["sender"] == "user")
+        .collect();
+    let texts: Vec<&str> = on_server
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "before the screenshot",
+            "the error screen",
+            "after the screenshot"
+        ]
+    );
+    let ids = on_server[1]["attachment_ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 1);
+    let list = chat.messages(100).unwrap();
+    let sent = list.iter().find(|m| m.local_id == shot.local_id).unwrap();
+    assert_eq!(sent.state, ChatMessageState::Sent);
+    assert_eq!(
+        sent.attachments[0].attachment_id.as_deref(),
+        ids[0].as_str()
+    );
+    assert!(
+        list.iter()
+            .any(|m| m.local_id == before.local_id && m.seq.is_some())
+    );
+    assert!(
+        list.iter()
+            .any(|m| m.local_id == after.local_id && m.seq.is_some())
+    );
+    // The stored copy on the server is the same image.
+    let token = mock.raw_login(ZHANG, "chat-checker").await;
+    let served = mock
+        .http
+        .get(format!(
+            "{}/v1/support/attachments/{}",
+            mock.base,
+            ids[0].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(served.as_ref(), image.as_slice());
+    assert!(!cache_contains(dir.path(), b"SCREENSHOT-SECRET-5521"));
+
+    // On another phone the history shows the screenshot; its bytes come from the server once
+    // and then rest sealed there too.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = WalletClient::with_settings(
+        settings(&mock.base, other_dir.path(), "chat-device-2"),
+        key_store(other_dir.path()),
+    )
+    .unwrap();
+    sign_in(&other, &mock, ZHANG).await;
+    other.chat().open().await.unwrap();
+    let there = other.chat().messages(100).unwrap();
+    let copy = there.iter().find(|m| m.local_id == shot.local_id).unwrap();
+    assert!(!copy.attachments[0].on_device);
+    assert_eq!(
+        other
+            .chat()
+            .screenshot(shot.local_id.clone(), 0)
+            .await
+            .unwrap(),
+        Some(image.clone())
+    );
+    let copy = other.chat().messages(100).unwrap();
+    let copy = copy.iter().find(|m| m.local_id == shot.local_id).unwrap();
+    assert!(copy.attachments[0].on_device);
+    assert!(!cache_contains(other_dir.path(), b"SCREENSHOT-SECRET-5521"));
+
+    // A file that is not an image, and a damaged PNG, fail for good with the server's code;
+    // the queue goes on behind them.
+    let not_image = chat
+        .send_screenshots(
+            vec![b"just some text, not a picture".to_vec()],
+            String::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(not_image.state, ChatMessageState::FailedPermanent);
+    assert_eq!(
+        not_image.error_code,
+        Some(upay_core::ErrorCode::UnsupportedMediaType)
+    );
+    let mut damaged = image.clone();
+    damaged.truncate(20);
+    let broken = chat
+        .send_screenshots(vec![damaged], String::new())
+        .await
+        .unwrap();
+    assert_eq!(broken.state, ChatMessageState::FailedPermanent);
+    assert_eq!(broken.error_code, Some(upay_core::ErrorCode::ImageInvalid));
+    let next = chat.send_text("still going".into()).await.unwrap();
+    assert_eq!(next.state, ChatMessageState::Sent);
+    // Retry puts it back; the server's verdict is the same.
+    assert!(chat.retry(broken.local_id.clone()).unwrap());
+    assert_eq!(chat.flush().await.unwrap(), 0);
+    let again = chat.messages(200).unwrap();
+    let b = again
+        .iter()
+        .find(|m| m.local_id == broken.local_id)
+        .unwrap();
+    assert_eq!(b.state, ChatMessageState::FailedPermanent);
+}
+
+#[tokio::test]
+async fn a_seq_gap_is_filled_before_showing_and_nothing_shows_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    let conv = chat.open().await.unwrap();
+    chat.send_text("hello there".into()).await.unwrap();
+    // An agent writes while this device does not listen.
+    reply(&mock, &conv.id, 1).await;
+    reply(&mock, &conv.id, 2).await;
+    // Our next message's seq jumps over the agent's: the core fetches what is in between.
+    let mine = chat.send_text("are you there?".into()).await.unwrap();
+    let list = chat.messages(200).unwrap();
+    let seqs: Vec<u64> = list.iter().filter_map(|m| m.seq).collect();
+    let top = mine.seq.unwrap();
+    assert_eq!(seqs, (1..=top).collect::<Vec<_>>(), "no hole, no repeat");
+    assert!(list.iter().any(|m| m.text == "实时回复 1"));
+    assert!(list.iter().any(|m| m.text == "实时回复 2"));
+    // The same messages arriving again as events are not shown twice.
+    chat.poll(0).await.unwrap();
+    let again = chat.messages(200).unwrap();
+    let mut unique = HashSet::new();
+    assert!(again.iter().all(|m| unique.insert(m.local_id.clone())));
+    assert_eq!(
+        again.iter().filter_map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=top).collect::<Vec<_>>()
+    );
+    // The agent's messages reached the device: the core told the server (delivered, not read).
+    let server = user_get(&mock, &format!("/v1/support/conversations/{}", conv.id)).await;
+    assert_eq!(server["receipts"]["user_delivered_seq"], json!(top));
+    assert_eq!(server["receipts"]["user_read_seq"], json!(0));
+    assert_eq!(chat.mark_read(top).await.unwrap(), top);
+    let server = user_get(&mock, &format!("/v1/support/conversations/{}", conv.id)).await;
+    assert_eq!(server["receipts"]["user_read_seq"], json!(top));
+}
+
+#[tokio::test]
+async fn bot_to_waiting_to_agent_to_ticket_to_resolution_and_rating() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    let conv = chat.open().await.unwrap();
+    assert_eq!(conv.handoff, ChatHandoff::Bot);
+    assert_eq!(conv.handoff_reason, None);
+
+    chat.send_text("转人工".into()).await.unwrap();
+    let r = chat.poll(0).await.unwrap();
+    let ChatHandoff::Waiting { queue_position } = r.conversation.handoff else {
+        panic!("{:?}", r.conversation.handoff)
+    };
+    assert_eq!(queue_position, Some(1));
+    assert_eq!(
+        r.conversation.handoff_reason,
+        Some(ChatHandoffReason::Requested)
+    );
+
+    let agent = agent_token(&mock).await;
+    reply(&mock, &conv.id, 1).await;
+    let r = chat.poll(0).await.unwrap();
+    let ChatHandoff::Agent { name } = &r.conversation.handoff else {
+        panic!("{:?}", r.conversation.handoff)
+    };
+    assert!(!name.is_empty());
+
+    // The agent hands it to the technical team: a ticket the user can follow.
+    let t: Value = mock
+        .http
+        .post(format!(
+            "{}/v1/support/agent/conversations/{}/ticket",
+            mock.base, conv.id
+        ))
+        .bearer_auth(&agent)
+        .json(&json!({"subject": "Withdrawal stuck", "note": "bank reference missing"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket_id = t["id"].as_str().unwrap().to_owned();
+    let r = chat.poll(0).await.unwrap();
+    let ticket = r.conversation.ticket.clone().expect("ticket shown");
+    assert_eq!(ticket.id, ticket_id);
+    assert_eq!(ticket.status, ChatTicketStatus::InProgress);
+    assert_eq!(ticket.team, ChatTicketTeam::Technical);
+
+    let resolved = mock
+        .http
+        .post(format!(
+            "{}/v1/support/agent/conversations/{}/resolve",
+            mock.base, conv.id
+        ))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert!(resolved.status().is_success());
+    let r = chat.poll(0).await.unwrap();
+    assert_eq!(r.conversation.status, ChatStatus::Resolved);
+    assert_eq!(
+        r.conversation.handoff,
+        ChatHandoff::Ticket {
+            ticket_id: ticket_id.clone(),
+            status: ChatTicketStatus::InProgress
+        }
+    );
+    let resolution = r.conversation.csat_pending.expect("rating requested");
+
+    // The technical team resolves the ticket (control API).
+    mock.control(
+        Method::POST,
+        &format!("/__mock/support/tickets/{ticket_id}/status"),
+        Some(json!({"status": "resolved", "note": "refunded"})),
+    )
+    .await;
+    let r = chat.poll(0).await.unwrap();
+    assert_eq!(r.conversation.handoff, ChatHandoff::Resolved);
+    assert_eq!(
+        r.conversation.ticket.as_ref().map(|t| t.status),
+        Some(ChatTicketStatus::Resolved)
+    );
+    assert_eq!(chat.tickets().unwrap().len(), 1);
+
+    let rating = chat.rate(resolution, 4, None).await.unwrap();
+    assert_eq!(rating.state, ChatMessageState::Sent);
+    assert_eq!(chat.conversation().unwrap().unwrap().csat_pending, None);
+
+    // Offline, the header still knows the ticket.
+    drop((chat, client));
+    let client = quick_client(&closed_port_base(), dir.path());
+    let cached = client.chat().conversation().unwrap().unwrap();
+    assert_eq!(cached.ticket.map(|t| t.id), Some(ticket_id));
+}
+
+#[tokio::test]
+async fn the_json_transcript_is_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    chat.open().await.unwrap();
+    chat.send_text("Card 6222-0212-3456-7890 and phone +44 7700 900123 or 13912345678".into())
+        .await
+        .unwrap();
+    let path = dir.path().join("transcript.json");
+    let size = chat
+        .export_transcript_json(path.to_str().unwrap().into())
+        .await
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(size as usize, bytes.len());
+    let t: upay_protocol::api::support::Transcript = serde_json::from_slice(&bytes).unwrap();
+    let mine = t
+        .messages
+        .iter()
+        .find(|m| m.sender == upay_protocol::api::support::SenderRole::User)
+        .unwrap();
+    assert!(mine.text.contains("[card number removed]"), "{}", mine.text);
+    assert!(
+        mine.text.contains("[phone number removed]"),
+        "{}",
+        mine.text
+    );
+    let raw = String::from_utf8(bytes).unwrap();
+    assert!(!raw.contains("3456-7890") && !raw.contains("13912345678") && !raw.contains("900123"));
 }

@@ -62,6 +62,9 @@ impl NetError {
     }
 }
 
+/// The content type of request bodies unless a call says otherwise.
+const JSON: &str = "application/json";
+
 /// One request.
 pub struct Call<'a> {
     pub method: Method,
@@ -167,6 +170,7 @@ impl Http {
         &self,
         call: &Call<'_>,
         if_none_match: Option<&str>,
+        content_type: &str,
     ) -> Result<(Answer, Option<String>), NetError> {
         let url = self
             .base
@@ -187,9 +191,7 @@ impl Http {
             rb = rb.header(IF_NONE_MATCH, format!("\"{tag}\""));
         }
         if let Some(body) = &call.body {
-            rb = rb
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            rb = rb.header(CONTENT_TYPE, content_type).body(body.clone());
         }
         let resp = match rb.send().await {
             Ok(r) => r,
@@ -235,7 +237,15 @@ impl Http {
 
     /// Sends `call`, retrying what may be retried.
     pub async fn send(&self, call: &Call<'_>) -> Result<Answer, NetError> {
-        self.send_with(call, None).await.map(|(a, _)| a)
+        self.send_as(call, JSON).await
+    }
+
+    /// Sends `call` whose body is of `content_type` (raw bytes such as a screenshot, where
+    /// every other body is JSON). Retries like [`Http::send`].
+    pub async fn send_as(&self, call: &Call<'_>, content_type: &str) -> Result<Answer, NetError> {
+        self.send_with(call, None, content_type)
+            .await
+            .map(|(a, _)| a)
     }
 
     /// A `GET` of a cacheable resource: sends `etag` as `If-None-Match` so an unchanged
@@ -245,7 +255,7 @@ impl Http {
         call: &Call<'_>,
         etag: Option<&str>,
     ) -> Result<Conditional, NetError> {
-        let (answer, new_tag) = self.send_with(call, etag).await?;
+        let (answer, new_tag) = self.send_with(call, etag, JSON).await?;
         Ok(if answer.status == StatusCode::NOT_MODIFIED {
             Conditional::NotModified
         } else {
@@ -260,11 +270,12 @@ impl Http {
         &self,
         call: &Call<'_>,
         if_none_match: Option<&str>,
+        content_type: &str,
     ) -> Result<(Answer, Option<String>), NetError> {
         let policy = call.retry;
         let mut attempt = 0;
         loop {
-            let result = self.once_with(call, if_none_match).await;
+            let result = self.once_with(call, if_none_match, content_type).await;
             attempt += 1;
             let err = match result {
                 Ok(a) => return Ok(a),

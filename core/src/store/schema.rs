@@ -252,4 +252,53 @@ CREATE TABLE savings_yields (
 ) WITHOUT ROWID;
 ";
 
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+/// Version 7: support screenshots, tickets, delivered markers, feedback. Screenshot bytes,
+/// tickets and feedback (text, replies) are sealed envelopes bound to their row and user; clear
+/// columns are queue order and state, sizes, server ids and statuses. `screenshots` holds the
+/// images of queued chat messages and feedback (`parent` is `chat:<conversation>/<local id>`
+/// or `feedback:<id>`) and, once sent, the user's own chat screenshots for their bubbles.
+/// `feedback_outbox` is the user's intent (never dropped; a row leaves it only in the
+/// transaction that stores the server's copy in `feedback_cache`, a mirror).
+pub const V7: &str = "
+CREATE TABLE screenshots (
+    parent        TEXT NOT NULL,
+    idx           INTEGER NOT NULL,
+    owner_tag     INTEGER NOT NULL,
+    content_type  TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    attachment_id TEXT,
+    body          BLOB NOT NULL,
+    PRIMARY KEY (parent, idx)
+);
+CREATE TABLE chat_tickets (
+    ticket_id       TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    owner_tag       INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    body            BLOB NOT NULL
+);
+CREATE INDEX chat_tickets_by_conversation ON chat_tickets(conversation_id, updated_at);
+ALTER TABLE chat_state ADD COLUMN delivered_sent_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE feedback_outbox (
+    id         TEXT PRIMARY KEY,
+    owner_tag  INTEGER NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'failed_retryable',
+                   'failed_permanent')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    created_at INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+CREATE TABLE feedback_cache (
+    id         TEXT PRIMARY KEY,
+    owner_tag  INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+CREATE INDEX feedback_cache_by_owner ON feedback_cache(owner_tag, created_at);
+";
+
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];

@@ -303,3 +303,53 @@ pub fn closed_port_base() -> String {
     drop(listener);
     format!("http://127.0.0.1:{port}")
 }
+
+/// A structurally valid PNG (1×1) carrying `note` in a `tEXt` chunk, so a test can search the
+/// cache for the image's bytes.
+pub fn png_with(note: &[u8]) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    let mut d = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = 1u32.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&1u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut d, b"IHDR", &ihdr);
+    let mut text = b"Comment\0".to_vec();
+    text.extend_from_slice(note);
+    chunk(&mut d, b"tEXt", &text);
+    chunk(
+        &mut d,
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+    );
+    chunk(&mut d, b"IEND", &[]);
+    d
+}
+
+/// Whether `needle` occurs in the cache database or its WAL under `dir`.
+pub fn cache_contains(dir: &Path, needle: &[u8]) -> bool {
+    let cache = dir.join("cache");
+    std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+        .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+}
