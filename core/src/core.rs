@@ -341,6 +341,27 @@ impl Core {
         idempotency_key: Option<&str>,
         retry: RetryPolicy,
     ) -> Result<Answer, NetError> {
+        self.send_authed_as(
+            method,
+            path,
+            body,
+            "application/json",
+            idempotency_key,
+            retry,
+        )
+        .await
+    }
+
+    /// [`Core::send_authed`] with a body of `content_type` (a screenshot upload).
+    pub async fn send_authed_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+        idempotency_key: Option<&str>,
+        retry: RetryPolicy,
+    ) -> Result<Answer, NetError> {
         let mut refreshed = false;
         loop {
             let Some(token) = self.auth().map(|a| a.session.tokens.access_token.clone()) else {
@@ -348,14 +369,17 @@ impl Core {
             };
             let result = self
                 .http
-                .send(&Call {
-                    method: method.clone(),
-                    path,
-                    body: body.clone(),
-                    idempotency_key,
-                    bearer: Some(&token),
-                    retry,
-                })
+                .send_as(
+                    &Call {
+                        method: method.clone(),
+                        path,
+                        body: body.clone(),
+                        idempotency_key,
+                        bearer: Some(&token),
+                        retry,
+                    },
+                    content_type,
+                )
                 .await;
             self.note_connectivity(&result);
             match &result {

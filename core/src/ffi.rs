@@ -944,6 +944,68 @@ impl ChatApi {
             crate::chat::mark_read(&self.core, up_to_seq).await,
         )
     }
+
+    /// Queues 1–4 screenshots (each at most 5 MB) with an optional caption, like a text
+    /// message: sent once, in order with the texts; returns the local echo.
+    pub async fn send_screenshots(
+        &self,
+        images: Vec<Vec<u8>>,
+        caption: String,
+    ) -> Result<crate::chat::ChatMessageView, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::send_screenshots(&self.core, images, &caption).await,
+        )
+    }
+
+    /// The bytes of screenshot `index` of message `local_id` (the user's own), if available.
+    pub async fn screenshot(
+        &self,
+        local_id: String,
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::screenshot(&self.core, &local_id, index).await,
+        )
+    }
+
+    /// Writes the redacted transcript as JSON to the file `path`; returns its size in bytes.
+    pub async fn export_transcript_json(&self, path: String) -> Result<u64, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::export_transcript_json(&self.core, &path).await,
+        )
+    }
+
+    /// The user's tickets from the cache, newest first (offline).
+    pub fn tickets(&self) -> Result<Vec<crate::chat::ChatTicketView>, CoreError> {
+        loc(&self.core, crate::chat::tickets(&self.core))
+    }
+
+    /// Hands the conversation over as a ticket (the `create_ticket` action).
+    pub async fn create_ticket(
+        &self,
+        subject: String,
+        description: String,
+    ) -> Result<crate::chat::ChatTicketView, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::create_ticket(&self.core, &subject, &description).await,
+        )
+    }
+
+    /// Answers a ticket waiting for the user.
+    pub async fn comment_ticket(
+        &self,
+        ticket_id: String,
+        text: String,
+    ) -> Result<crate::chat::ChatTicketView, CoreError> {
+        loc(
+            &self.core,
+            crate::chat::comment_ticket(&self.core, &ticket_id, &text).await,
+        )
+    }
 }
 
 /// The in-store payment code. The secret is wrapped by the platform key store; codes are

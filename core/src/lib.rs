@@ -8,8 +8,9 @@
 //! state, tokens and refresh), [`session`], [`sync`] (pull, push, worker), [`payments`],
 //! [`qr`], [`history`], [`insights`], [`events`] (listeners), [`logging`], [`help`] (the
 //! offline help center), [`notices`] (announcements, status, version check, contact
-//! channels), [`netcheck`] (网络检查), [`chat`] and [`chat_live`] (support chat), [`ffi`] (the
-//! exported objects).
+//! channels), [`netcheck`] (网络检查), [`chat`] and [`chat_live`] (support chat),
+//! [`screenshots`] (sealed images queued with chat messages), [`ffi`] (the exported
+//! objects).
 
 uniffi::setup_scaffolding!();
 
@@ -34,6 +35,7 @@ pub mod paycode;
 pub mod payments;
 pub mod qr;
 pub mod savings;
+pub mod screenshots;
 pub mod session;
 pub mod store;
 pub mod sync;
