@@ -89,6 +89,7 @@ error_codes! {
         ItemNotFound = "The item was not found on this device", "本机未找到该项目";
         NotCancellable = "The payment was already sent and can no longer be cancelled", "该笔付款已发出，无法取消";
         BadResponse = "The server sent an answer this app does not understand", "服务器返回了无法识别的数据";
+        PaycodeNotEnabled = "The payment code is not turned on for this phone; turn it on while online", "本机尚未开通付款码，请联网后开通";
     }
 }
 

@@ -185,9 +185,23 @@ pub enum PaymentKind {
     TopUp,
     Withdrawal,
     FxConversion,
+    /// Wallet → savings (理财).
+    SavingsDeposit,
+    /// Savings → wallet.
+    SavingsWithdrawal,
 }
 
 impl PaymentKind {
+    pub const ALL: [PaymentKind; 7] = [
+        PaymentKind::Transfer,
+        PaymentKind::MerchantPayment,
+        PaymentKind::TopUp,
+        PaymentKind::Withdrawal,
+        PaymentKind::FxConversion,
+        PaymentKind::SavingsDeposit,
+        PaymentKind::SavingsWithdrawal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PaymentKind::Transfer => "transfer",
@@ -195,24 +209,19 @@ impl PaymentKind {
             PaymentKind::TopUp => "top_up",
             PaymentKind::Withdrawal => "withdrawal",
             PaymentKind::FxConversion => "fx_conversion",
+            PaymentKind::SavingsDeposit => "savings_deposit",
+            PaymentKind::SavingsWithdrawal => "savings_withdrawal",
         }
     }
 
     pub fn parse(s: &str) -> Option<PaymentKind> {
-        [
-            PaymentKind::Transfer,
-            PaymentKind::MerchantPayment,
-            PaymentKind::TopUp,
-            PaymentKind::Withdrawal,
-            PaymentKind::FxConversion,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        PaymentKind::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// Money leaves the wallet's balance (top-ups bring it in).
+    /// The item's amount leaves the wallet balance (top-ups and moves out of savings bring
+    /// money in). The displayed balance subtracts unconfirmed outgoing items only.
     pub fn is_outgoing(self) -> bool {
-        !matches!(self, PaymentKind::TopUp)
+        !matches!(self, PaymentKind::TopUp | PaymentKind::SavingsWithdrawal)
     }
 
     pub fn route(self) -> &'static str {
@@ -222,17 +231,30 @@ impl PaymentKind {
             PaymentKind::TopUp => "/v1/top-ups",
             PaymentKind::Withdrawal => "/v1/withdrawals",
             PaymentKind::FxConversion => "/v1/fx/conversions",
+            PaymentKind::SavingsDeposit => "/v1/savings/deposits",
+            PaymentKind::SavingsWithdrawal => "/v1/savings/withdrawals",
         }
     }
 
-    pub fn sca_operation(self) -> wire::ScaOperation {
+    /// The operation a strong-customer-authentication confirmation names; `None` for moves
+    /// between the user's own balances, which the server never asks to confirm.
+    pub fn sca_operation(self) -> Option<wire::ScaOperation> {
         match self {
-            PaymentKind::Transfer => wire::ScaOperation::Transfer,
-            PaymentKind::MerchantPayment => wire::ScaOperation::MerchantPayment,
-            PaymentKind::TopUp => wire::ScaOperation::TopUp,
-            PaymentKind::Withdrawal => wire::ScaOperation::Withdrawal,
-            PaymentKind::FxConversion => wire::ScaOperation::FxConversion,
+            PaymentKind::Transfer => Some(wire::ScaOperation::Transfer),
+            PaymentKind::MerchantPayment => Some(wire::ScaOperation::MerchantPayment),
+            PaymentKind::TopUp => Some(wire::ScaOperation::TopUp),
+            PaymentKind::Withdrawal => Some(wire::ScaOperation::Withdrawal),
+            PaymentKind::FxConversion => Some(wire::ScaOperation::FxConversion),
+            PaymentKind::SavingsDeposit | PaymentKind::SavingsWithdrawal => None,
         }
+    }
+
+    /// Kinds whose answer is a `SavingsMove` (the transaction and the savings balance after).
+    pub fn is_savings_move(self) -> bool {
+        matches!(
+            self,
+            PaymentKind::SavingsDeposit | PaymentKind::SavingsWithdrawal
+        )
     }
 }
 

@@ -170,7 +170,7 @@ fn cached<T: DeserializeOwned>(core: &Core, kind: &str) -> CoreResult<Option<Fet
 
 /// Whether a failure means "the server is not there right now" (show the cached copy) rather
 /// than an answer the app must see.
-fn unavailable(e: &NetError) -> bool {
+pub(crate) fn unavailable(e: &NetError) -> bool {
     match e {
         NetError::NotSent | NetError::NoAnswer | NetError::Tls => true,
         NetError::Problem { problem, .. } => problem.status >= 500,

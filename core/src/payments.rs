@@ -117,7 +117,7 @@ pub struct NotMeOutcome {
     pub message: String,
 }
 
-fn random_id(prefix: &str) -> String {
+pub(crate) fn random_id(prefix: &str) -> String {
     let mut b = [0u8; 16];
     SystemRandom::new().fill(&mut b).expect("system randomness");
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -288,7 +288,8 @@ fn outcome(
 struct Draft {
     kind: PaymentKind,
     request: serde_json::Value,
-    debit: Money,
+    /// What the item moves (its direction is the kind's: see [`PaymentKind::is_outgoing`]).
+    amount: Money,
     payee_label: String,
     note: Option<String>,
     confirm_amount: Option<Money>,
@@ -320,8 +321,8 @@ async fn submit(core: &Core, draft: Draft) -> CoreResult<PaymentOutcome> {
                 idempotency_key: &key,
                 owner_tag: owner,
                 kind: draft.kind,
-                currency: draft.debit.currency.code(),
-                amount: draft.debit.minor,
+                currency: draft.amount.currency.code(),
+                amount: draft.amount.minor,
                 body: &body,
                 now,
             },
@@ -352,6 +353,30 @@ async fn submit(core: &Core, draft: Draft) -> CoreResult<PaymentOutcome> {
     // The worker recomputes when to try waiting items again.
     core.wake.notify_one();
     Ok(result)
+}
+
+/// Queues and sends a move between the user's own balances (wallet ⇄ savings): an outbox
+/// item like a payment, with no payee to confirm.
+pub(crate) async fn submit_own_move(
+    core: &Core,
+    kind: PaymentKind,
+    request: serde_json::Value,
+    amount: Money,
+    label: String,
+) -> CoreResult<PaymentOutcome> {
+    submit(
+        core,
+        Draft {
+            kind,
+            request,
+            amount,
+            payee_label: label,
+            note: None,
+            confirm_amount: None,
+            confirm_payee: None,
+        },
+    )
+    .await
 }
 
 fn emit_item(core: &Core, user: &str, row: &OutboxRow) -> CoreResult<()> {
@@ -461,7 +486,7 @@ pub async fn transfer(
         Draft {
             kind: PaymentKind::Transfer,
             request: serde_json::to_value(&request).unwrap_or_default(),
-            debit: amount,
+            amount,
             payee_label: label,
             note,
             confirm_amount: Some(amount),
@@ -592,7 +617,7 @@ pub async fn pay_merchant(
         Draft {
             kind: PaymentKind::MerchantPayment,
             request: serde_json::to_value(&request).unwrap_or_default(),
-            debit,
+            amount: debit,
             payee_label: code.name.clone(),
             note,
             confirm_amount: Some(amount),
@@ -647,7 +672,7 @@ async fn card_operation(
         Draft {
             kind,
             request: request.unwrap_or_default(),
-            debit: amount,
+            amount,
             payee_label: label,
             note: None,
             confirm_amount: Some(amount),
@@ -741,7 +766,7 @@ pub async fn convert(core: &Core, quote_id: String) -> CoreResult<PaymentOutcome
         Draft {
             kind: PaymentKind::FxConversion,
             request: serde_json::to_value(&request).unwrap_or_default(),
-            debit: q.total_debit,
+            amount: q.total_debit,
             payee_label: format!("{} → {}", q.from.code(), q.to.code()),
             note: None,
             confirm_amount: Some(q.total_debit),
@@ -779,7 +804,7 @@ pub async fn confirm_payment(
         .open_json(&body_place(&row.id, &user), &row.body)?;
     // Dynamic linking: never sign what the user did not see.
     let mismatch = need.operation_id != row.idempotency_key
-        || need.operation != row.kind.sca_operation()
+        || row.kind.sca_operation() != Some(need.operation)
         || body.confirm_amount.is_some_and(|a| a != need.amount)
         || body
             .confirm_payee

@@ -1,14 +1,17 @@
-//! Plants known secrets (password, SMS code, card number and CVV, tokens, names, phone, notes),
-//! runs the flows that touch them, then searches the cache file, its WAL and every captured
+//! Plants known secrets (password, SMS code, card number and CVV, tokens, names, phone, notes;
+//! the cache's data key and the payment-code secret as handed to the key store, and a shown
+//! payment code), runs the flows that touch them, then searches the cache file, its WAL and every captured
 //! log line for each secret in plain text, hex and base64: there must be no hit.
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use common::*;
+use upay_core::WalletClient;
 use upay_core::history::HistoryFilter;
+use upay_core::keystore::{KeyStore, KeyStoreError};
 use upay_core::logging::{LogLevel, set_logger};
 use upay_core::payments::{PayeeInput, PaymentOutcome};
 
@@ -43,13 +46,47 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The platform key store, recording every key it is given to wrap (the cache's data key and
+/// the payment-code secret): the test then searches for those too.
+struct RecordingKeyStore {
+    inner: Arc<dyn KeyStore>,
+    wrapped: Mutex<Vec<Vec<u8>>>,
+}
+
+impl KeyStore for RecordingKeyStore {
+    fn wrap_data_key(&self, data_key: Vec<u8>) -> Result<Vec<u8>, KeyStoreError> {
+        self.wrapped.lock().unwrap().push(data_key.clone());
+        self.inner.wrap_data_key(data_key)
+    }
+    fn unwrap_data_key(&self, wrapped: Vec<u8>) -> Result<Vec<u8>, KeyStoreError> {
+        self.inner.unwrap_data_key(wrapped)
+    }
+    fn signing_public_key(&self) -> Result<Vec<u8>, KeyStoreError> {
+        self.inner.signing_public_key()
+    }
+    fn sign(&self, payload: Vec<u8>, reason: String) -> Result<Vec<u8>, KeyStoreError> {
+        self.inner.sign(payload, reason)
+    }
+    fn delete_signing_key(&self) -> Result<(), KeyStoreError> {
+        self.inner.delete_signing_key()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_rests_in_the_cache_wal_or_logs() {
     let logs = Arc::new(CapturedLogs::default());
     set_logger(logs.clone(), LogLevel::Trace);
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let client = open_client(&mock.base, dir.path(), "device-secrets-1");
+    let keys = Arc::new(RecordingKeyStore {
+        inner: key_store(dir.path()),
+        wrapped: Mutex::new(Vec::new()),
+    });
+    let client = WalletClient::with_settings(
+        settings(&mock.base, dir.path(), "device-secrets-1"),
+        keys.clone(),
+    )
+    .unwrap();
     let s = client.session();
 
     let phone = "19900000123";
@@ -113,6 +150,12 @@ async fn no_secret_rests_in_the_cache_wal_or_logs() {
         .unwrap();
     let _ = p.convert(q.id).await.unwrap();
     p.withdraw(Some(card.id.clone()), cny(500)).await.unwrap();
+    // The payment code: its secret goes through the key store; a code is shown; savings move.
+    client.paycode().enable().await.unwrap();
+    let paycode = client.paycode().current_code().unwrap().code;
+    client.paycode().status().await.unwrap();
+    client.savings().deposit(cny(10_000)).await.unwrap();
+    client.savings().refresh().await.unwrap();
     client.sync().sync_now().await.unwrap();
 
     // A refresh (after the access token expired) rotates both tokens; keep all of them.
@@ -225,12 +268,24 @@ async fn no_secret_rests_in_the_cache_wal_or_logs() {
     for t in tokens {
         secrets.push(("token", t));
     }
+    let wrapped = keys.wrapped.lock().unwrap().clone();
+    assert_eq!(wrapped.len(), 2, "the data key and the payment-code secret");
+    let mut binary: Vec<(&str, Vec<u8>)> = vec![
+        ("data key", wrapped[0].clone()),
+        ("payment-code secret", wrapped[1].clone()),
+    ];
+    binary.extend(
+        secrets
+            .iter()
+            .map(|(what, s)| (*what, s.as_bytes().to_vec())),
+    );
+    binary.push(("payment code", paycode.into_bytes()));
     let mut hits = Vec::new();
-    for (what, secret) in &secrets {
+    for (what, secret) in &binary {
         // A 3-digit CVV is too short to search without false hits in random bytes; it is
         // checked in the text forms only.
         let short = secret.len() < 6;
-        for (enc, needle) in encodings(secret.as_bytes()) {
+        for (enc, needle) in encodings(secret) {
             if short && enc != "plain" {
                 continue;
             }

@@ -273,12 +273,18 @@ pub fn reconcile_by_transaction(
 /// is not definitely refused, until a sync applied the balances that include it (so it is never
 /// counted twice, and never dropped before the server balance shows it).
 pub fn unconfirmed_out(conn: &Connection, owner: i64) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare_cached(
+    let outgoing: Vec<String> = PaymentKind::ALL
+        .iter()
+        .filter(|k| k.is_outgoing())
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect();
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT currency, SUM(amount) FROM outbox
-         WHERE owner_tag = ?1 AND kind != 'top_up' AND reconciled = 0
+         WHERE owner_tag = ?1 AND kind IN ({}) AND reconciled = 0
            AND state IN ('queued', 'sending', 'unknown', 'accepted', 'settled')
          GROUP BY currency",
-    )?;
+        outgoing.join(", ")
+    ))?;
     stmt.query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
 }

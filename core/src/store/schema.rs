@@ -230,8 +230,41 @@ CREATE TABLE chat_state (
 /// Version 6: the in-store payment code and savings. The payment-code secret is wrapped by the
 /// platform `KeyStore` and that wrapped blob is sealed again in the row's envelope, so neither
 /// the file nor a copy of the data key alone yields it. Savings are a mirror of the server
-/// (overview and daily yields), sealed per row, refilled by the next online read.
+/// (overview and daily yields), sealed per row, refilled by the next online read. The outbox
+/// takes the two savings moves as kinds: SQLite cannot widen a CHECK in place, so the table is
+/// rebuilt, every row copied.
 pub const V6: &str = "
+CREATE TABLE outbox_v6 (
+    id              TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    owner_tag       INTEGER NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('transfer', 'merchant_payment', 'top_up',
+                        'withdrawal', 'fx_conversion', 'savings_deposit', 'savings_withdrawal')),
+    state           TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'accepted', 'settled',
+                        'failed', 'unknown', 'cancelled', 'expired')),
+    currency        TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    body            BLOB NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    transaction_id  TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    error_code      TEXT,
+    action          BLOB,
+    reconciled      INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO outbox_v6 (id, idempotency_key, owner_tag, kind, state, currency, amount, body,
+                       attempts, transaction_id, created_at, updated_at, next_attempt_at,
+                       error_code, action, reconciled)
+    SELECT id, idempotency_key, owner_tag, kind, state, currency, amount, body, attempts,
+           transaction_id, created_at, updated_at, next_attempt_at, error_code, action,
+           reconciled
+    FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v6 RENAME TO outbox;
+CREATE INDEX outbox_by_owner ON outbox(owner_tag, state, created_at);
+CREATE INDEX outbox_by_transaction ON outbox(transaction_id) WHERE transaction_id IS NOT NULL;
 CREATE TABLE paycode (
     owner_tag      INTEGER PRIMARY KEY,
     provisioned_at INTEGER NOT NULL,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use upay_protocol::api::money::{
     FxQuote, RiskDecision, ScaProof, ScaRequirement, Transaction, TransactionStatus, Withdrawal,
 };
+use upay_protocol::api::savings::SavingsMove;
 use upay_protocol::error::ErrorCode as WireCode;
 use upay_protocol::money::Money;
 
@@ -177,8 +178,18 @@ pub async fn send_item(
     let mut action = ItemAction::default();
     let (state, code, next): (OutboxState, Option<String>, i64) = match result {
         Ok(answer) => {
+            let mut savings = None;
             let parsed = if row.kind == PaymentKind::Withdrawal {
                 decode::<Withdrawal>(&answer).map(|w| (w.transaction_id.clone(), w.status, None))
+            } else if row.kind.is_savings_move() {
+                decode::<SavingsMove>(&answer).map(|m| {
+                    savings = Some(m.savings);
+                    (
+                        m.transaction.id.clone(),
+                        m.transaction.status,
+                        Some(m.transaction),
+                    )
+                })
             } else {
                 decode::<Transaction>(&answer).map(|t| (t.id.clone(), t.status, Some(t)))
             };
@@ -221,6 +232,9 @@ pub async fn send_item(
                     let mut ingest =
                         mirror::Ingest::new(&core.cipher, &user, core.settings.utc_offset_ms);
                     ingest.add(tx, t)?;
+                }
+                if let Some(balance) = &savings {
+                    crate::savings::apply_move_answer(tx, core, &user, row.owner_tag, balance)?;
                 }
                 let sealed = match action.risk {
                     Some(_) => Some(seal_action(core, row, &user, &action)?),

@@ -173,6 +173,7 @@ async fn status(user: AuthUser) -> ApiResult<Json<PaycodeStatus>> {
                 resets_at: crate::savings::store::day_start(today + 1),
                 step_secs: STEP_SECS,
                 skew_steps: limits.skew_steps,
+                server_time: now,
             })
         })
         .map(Json)

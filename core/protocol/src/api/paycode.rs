@@ -80,6 +80,10 @@ pub struct PaycodeStatus {
     pub resets_at: i64,
     pub step_secs: i64,
     pub skew_steps: u32,
+    /// The server's clock when it answered: devices derive codes by it, so a phone whose
+    /// clock is off still shows codes the terminal accepts.
+    #[serde(default)]
+    pub server_time: i64,
 }
 
 /// `POST /v1/terminal/redeem`: a merchant terminal charges a scanned payment code.

@@ -59,6 +59,27 @@ object Mock {
         )
     }
 
+    /**
+     * A merchant terminal (the demo FamilyMart till) charges a scanned payment code, as a
+     * real till would: its own key and idempotency key. Answers the status and the body.
+     */
+    fun redeemPaymentCode(code: String, cnyMinor: Long, idempotencyKey: String): Pair<Int, String> {
+        val request = HttpRequest.newBuilder(URI("$url/v1/terminal/redeem"))
+            .header("content-type", "application/json")
+            .header("X-Terminal-Key", "tk_test_familymart_0701")
+            .header("Idempotency-Key", idempotencyKey)
+            .header("X-Mock-Scenario", "risk=allow")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    """{"code":"$code","amount":{"minor":$cnyMinor,"currency":"CNY"},
+                    "merchant_id":"M0000000007","terminal_id":"T0000000701"}""",
+                ),
+            )
+            .build()
+        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
+        return response.statusCode() to response.body()
+    }
+
     private fun send(method: String, path: String, body: String?, expect: Int): String {
         val request = HttpRequest.newBuilder(URI(url + path))
             .header("content-type", "application/json")

@@ -1,0 +1,235 @@
+//! Product feedback and surveys against the live mock: feedback written offline (with a
+//! screenshot) is filed once when the network returns, even when an answer is lost; staff
+//! status changes and replies reach the cached list, readable offline; feedback text and images
+//! rest sealed; a survey is answered once per cycle.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+use upay_core::WalletClient;
+use upay_core::feedback::{
+    FeedbackCategory, FeedbackSendState, FeedbackStatus, SurveyAnswerInput, SurveyQuestionKindView,
+};
+
+fn quick_client(base: &str, dir: &std::path::Path) -> Arc<WalletClient> {
+    let mut s = settings(base, dir, "feedback-device");
+    s.retry.attempts = 1;
+    WalletClient::with_settings(s, key_store(dir)).expect("client opens")
+}
+
+async fn server_feedback(mock: &Mock) -> Vec<Value> {
+    let token = mock.raw_login(ZHANG, "feedback-checker").await;
+    let v: Value = mock
+        .http
+        .get(format!("{}/v1/feedback", mock.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["feedback"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn feedback_written_offline_is_filed_once_and_staff_replies_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mock = Mock::start_with(Some(dir.path().join("mock.db")), None).await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let fb = client.feedback();
+
+    mock.stop().await;
+    let first = fb
+        .submit(
+            FeedbackCategory::Bug,
+            "The QR scanner freezes FEEDBACK-SECRET-3141".into(),
+            vec![png_with(b"FEEDBACK-IMAGE-2718")],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        first.send_state,
+        FeedbackSendState::Pending | FeedbackSendState::FailedRetryable
+    ));
+    assert_eq!(first.status, None);
+    assert_eq!(first.screenshots, 1);
+    let second = fb
+        .submit(
+            FeedbackCategory::FeatureRequest,
+            "Please add dark mode".into(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert!(fb.flush().await.is_err());
+    // Offline the list shows both, unsent, newest first.
+    let ids: Vec<String> = fb.list().unwrap().into_iter().map(|f| f.id).collect();
+    assert_eq!(ids, [second.id.clone(), first.id.clone()]);
+    assert!(!cache_contains(dir.path(), b"FEEDBACK-SECRET-3141"));
+    assert!(!cache_contains(dir.path(), b"FEEDBACK-IMAGE-2718"));
+    // Bad input is refused before it is stored.
+    assert!(
+        fb.submit(FeedbackCategory::Other, "   ".into(), Vec::new())
+            .await
+            .is_err()
+    );
+    assert_eq!(fb.list().unwrap().len(), 2);
+
+    mock.restart().await;
+    // The first filing's answer is lost after the server stored it: the resend under the same
+    // id returns the same feedback instead of filing it again.
+    mock.control(
+        Method::POST,
+        "/__mock/faults",
+        Some(json!({"route": "/v1/feedback/", "method": "PUT",
+                    "fault": {"kind": "drop_response"}, "times": 1})),
+    )
+    .await;
+    assert!(fb.flush().await.is_err());
+    assert_eq!(fb.flush().await.unwrap(), 2);
+    assert_eq!(fb.flush().await.unwrap(), 0);
+    let on_server = server_feedback(&mock).await;
+    assert_eq!(on_server.len(), 2, "{on_server:?}");
+    let filed = on_server
+        .iter()
+        .find(|f| f["id"] == json!(first.id))
+        .unwrap();
+    assert_eq!(filed["category"], "bug");
+    assert_eq!(filed["attachment_ids"].as_array().unwrap().len(), 1);
+    let list = fb.list().unwrap();
+    assert!(list.iter().all(|f| f.send_state == FeedbackSendState::Sent));
+    assert!(
+        list.iter()
+            .all(|f| f.status == Some(FeedbackStatus::Received))
+    );
+
+    // Staff answer; the user refreshes and then sees it offline too.
+    mock.control(
+        Method::POST,
+        &format!("/__mock/feedback/{}/status", first.id),
+        Some(json!({"user_id": ZHANG_ID, "status": "planned",
+                    "reply": "Thanks, a fix is planned for the next release."})),
+    )
+    .await;
+    let list = fb.refresh().await.unwrap();
+    let f = list.iter().find(|f| f.id == first.id).unwrap();
+    assert_eq!(f.status, Some(FeedbackStatus::Planned));
+    let reply = f.replies.last().expect("staff reply");
+    assert_eq!(reply.status, FeedbackStatus::Planned);
+    assert_eq!(
+        reply.text.as_deref(),
+        Some("Thanks, a fix is planned for the next release.")
+    );
+    mock.stop().await;
+    drop((fb, client));
+    let client = quick_client(&mock.base, dir.path());
+    let offline = client.feedback().list().unwrap();
+    assert_eq!(offline, list);
+    assert!(!cache_contains(dir.path(), b"FEEDBACK-SECRET-3141"));
+    assert!(!cache_contains(dir.path(), b"a fix is planned"));
+}
+
+#[tokio::test]
+async fn refused_feedback_fails_for_good_and_does_not_block_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let fb = client.feedback();
+    let bad = fb
+        .submit(
+            FeedbackCategory::Bug,
+            "see the picture".into(),
+            vec![b"not an image at all".to_vec()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.send_state, FeedbackSendState::FailedPermanent);
+    assert_eq!(
+        bad.error_code,
+        Some(upay_core::ErrorCode::UnsupportedMediaType)
+    );
+    let good = fb
+        .submit(FeedbackCategory::Other, "works now".into(), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(good.send_state, FeedbackSendState::Sent);
+    // Kept (the user's intent), retried only on request.
+    assert!(fb.retry(bad.id.clone()).unwrap());
+    assert_eq!(fb.flush().await.unwrap(), 0);
+    let still = fb.list().unwrap();
+    assert!(
+        still
+            .iter()
+            .any(|f| f.id == bad.id && f.send_state == FeedbackSendState::FailedPermanent)
+    );
+}
+
+#[tokio::test]
+async fn a_survey_is_answered_once_per_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let fb = client.feedback();
+    let surveys = fb.surveys().await.unwrap();
+    let s = surveys
+        .iter()
+        .find(|s| s.id == "quarterly-satisfaction")
+        .expect("the seeded survey");
+    let answers: Vec<SurveyAnswerInput> = s
+        .questions
+        .iter()
+        .map(|q| match q.kind {
+            SurveyQuestionKindView::Rating => SurveyAnswerInput {
+                question_id: q.id.clone(),
+                value: Some(5),
+                text: None,
+            },
+            SurveyQuestionKindView::Scale => SurveyAnswerInput {
+                question_id: q.id.clone(),
+                value: Some(9),
+                text: None,
+            },
+            SurveyQuestionKindView::Choice => SurveyAnswerInput {
+                question_id: q.id.clone(),
+                value: Some(q.options.len() as u32 - 1),
+                text: None,
+            },
+            SurveyQuestionKindView::Text => SurveyAnswerInput {
+                question_id: q.id.clone(),
+                value: None,
+                text: Some("More merchants, please".into()),
+            },
+        })
+        .collect();
+    // An answer out of range names the field.
+    let mut wrong = answers.clone();
+    wrong[0].value = Some(6);
+    match fb.answer_survey(s.id.clone(), wrong).await.unwrap_err() {
+        upay_core::CoreError::Server { code, fields, .. } => {
+            assert_eq!(code, upay_core::ErrorCode::ValidationFailed);
+            assert!(!fields.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    let receipt = fb
+        .answer_survey(s.id.clone(), answers.clone())
+        .await
+        .unwrap();
+    assert_eq!(receipt.survey_id, s.id);
+    assert!(fb.surveys().await.unwrap().iter().all(|x| x.id != s.id));
+    assert_eq!(
+        fb.answer_survey(s.id.clone(), answers)
+            .await
+            .unwrap_err()
+            .code(),
+        upay_core::ErrorCode::SurveyAlreadyAnswered
+    );
+}
