@@ -76,6 +76,8 @@ pub struct Core {
     pub help: crate::help::HelpCache,
     /// The chat's send lock and typing throttle (memory only).
     pub chat: crate::chat::ChatRuntime,
+    /// One feedback flush at a time (memory only).
+    pub feedback: crate::feedback::FeedbackRuntime,
 }
 
 const SESSION_PLACE: Place<'static> = Place {
@@ -219,6 +221,7 @@ impl Core {
             login_ticket: Mutex::new(None),
             help: crate::help::HelpCache::default(),
             chat: crate::chat::ChatRuntime::default(),
+            feedback: crate::feedback::FeedbackRuntime::default(),
         });
         crate::sync::worker::spawn(&core);
         Ok(core)

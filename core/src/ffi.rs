@@ -119,6 +119,13 @@ impl WalletClient {
         })
     }
 
+    /// Product feedback and satisfaction surveys (signed in).
+    pub fn feedback(&self) -> Arc<FeedbackApi> {
+        Arc::new(FeedbackApi {
+            core: self.core.clone(),
+        })
+    }
+
     /// The in-store payment code (付款码): turned on online, codes derived offline.
     pub fn paycode(&self) -> Arc<PaycodeApi> {
         Arc::new(PaycodeApi {
@@ -1004,6 +1011,67 @@ impl ChatApi {
         loc(
             &self.core,
             crate::chat::comment_ticket(&self.core, &ticket_id, &text).await,
+        )
+    }
+}
+
+/// Product feedback (a durable queue: filed once, also when written offline, with
+/// screenshots) with its status and staff replies, and satisfaction surveys.
+#[derive(uniffi::Object)]
+pub struct FeedbackApi {
+    core: Arc<Core>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl FeedbackApi {
+    /// Stores feedback (1–2000 characters, up to 4 screenshots) and tries to send it; offline
+    /// it waits as `Pending` for `flush`.
+    pub async fn submit(
+        &self,
+        category: crate::feedback::FeedbackCategory,
+        text: String,
+        screenshots: Vec<Vec<u8>>,
+    ) -> Result<crate::feedback::FeedbackView, CoreError> {
+        loc(
+            &self.core,
+            crate::feedback::submit(&self.core, category, &text, screenshots).await,
+        )
+    }
+
+    /// Sends the queued feedback in order (call when the network returns); how many went.
+    pub async fn flush(&self) -> Result<u32, CoreError> {
+        loc(&self.core, crate::feedback::flush(&self.core).await)
+    }
+
+    /// Puts feedback that failed permanently back in the queue.
+    pub fn retry(&self, id: String) -> Result<bool, CoreError> {
+        loc(&self.core, crate::feedback::retry(&self.core, &id))
+    }
+
+    /// The user's feedback from the cache, unsent first, then newest first (offline).
+    pub fn list(&self) -> Result<Vec<crate::feedback::FeedbackView>, CoreError> {
+        loc(&self.core, crate::feedback::list_cached(&self.core))
+    }
+
+    /// Fetches statuses and staff replies into the cache; returns the list.
+    pub async fn refresh(&self) -> Result<Vec<crate::feedback::FeedbackView>, CoreError> {
+        loc(&self.core, crate::feedback::refresh(&self.core).await)
+    }
+
+    /// The surveys waiting for an answer (online).
+    pub async fn surveys(&self) -> Result<Vec<crate::feedback::SurveyView>, CoreError> {
+        loc(&self.core, crate::feedback::surveys(&self.core).await)
+    }
+
+    /// Answers a survey (once per cycle).
+    pub async fn answer_survey(
+        &self,
+        survey_id: String,
+        answers: Vec<crate::feedback::SurveyAnswerInput>,
+    ) -> Result<crate::feedback::SurveyReceiptView, CoreError> {
+        loc(
+            &self.core,
+            crate::feedback::answer_survey(&self.core, &survey_id, answers).await,
         )
     }
 }

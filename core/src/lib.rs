@@ -9,8 +9,8 @@
 //! [`qr`], [`history`], [`insights`], [`events`] (listeners), [`logging`], [`help`] (the
 //! offline help center), [`notices`] (announcements, status, version check, contact
 //! channels), [`netcheck`] (网络检查), [`chat`] and [`chat_live`] (support chat),
-//! [`screenshots`] (sealed images queued with chat messages), [`ffi`] (the exported
-//! objects).
+//! [`screenshots`] (sealed images queued with chat messages and feedback), [`feedback`]
+//! (product feedback and surveys), [`ffi`] (the exported objects).
 
 uniffi::setup_scaffolding!();
 
@@ -22,6 +22,7 @@ pub mod core;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod feedback;
 pub mod ffi;
 pub mod help;
 pub mod history;
