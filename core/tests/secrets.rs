@@ -1,4 +1,5 @@
-//! Plants known secrets (password, SMS code, card number and CVV, tokens, names, phone, notes;
+//! Plants known secrets (password, SMS code, card number and CVV, tokens, names, phone, notes,
+//! support chat text, a screenshot's bytes and feedback;
 //! the cache's data key and the payment-code secret as handed to the key store, and a shown
 //! payment code), runs the flows that touch them, then searches the cache file, its WAL and every captured
 //! log line for each secret in plain text, hex and base64: there must be no hit.
@@ -98,6 +99,9 @@ async fn no_secret_rests_in_the_cache_wal_or_logs() {
     let cvv = "739";
     let note_transfer = "机密备注SECRETNOTE";
     let note_merchant = "wedding gift for Xiaohong";
+    let chat_text = "我的支付密码是 PLANTEDCHAT42";
+    let screenshot_note = "PLANTEDIMAGE77";
+    let feedback_text = "feedback PLANTEDFEEDBACK19 about my account";
 
     s.send_register_code(phone.into()).await.unwrap();
     s.register(
@@ -208,6 +212,23 @@ async fn no_secret_rests_in_the_cache_wal_or_logs() {
         )
         .unwrap();
     client.home_snapshot().unwrap();
+    // Support: a chat message and a screenshot, and feedback with one (their answers too).
+    let chat = client.chat();
+    chat.open().await.unwrap();
+    chat.send_text(chat_text.into()).await.unwrap();
+    chat.send_screenshots(vec![png_with(screenshot_note.as_bytes())], String::new())
+        .await
+        .unwrap();
+    chat.poll(0).await.unwrap();
+    let fb = client.feedback();
+    fb.submit(
+        upay_core::feedback::FeedbackCategory::Bug,
+        feedback_text.into(),
+        vec![png_with(screenshot_note.as_bytes())],
+    )
+    .await
+    .unwrap();
+    fb.refresh().await.unwrap();
     s.logout().await.unwrap();
     s.send_reset_code(phone.into()).await.unwrap();
     s.reset_password(phone.into(), "246810".into(), new_password.into())
@@ -262,6 +283,9 @@ async fn no_secret_rests_in_the_cache_wal_or_logs() {
         ("note", note_transfer.into()),
         ("note", note_merchant.into()),
         ("reminder", "房租 rent".into()),
+        ("chat text", "PLANTEDCHAT42".into()),
+        ("screenshot bytes", screenshot_note.into()),
+        ("feedback text", "PLANTEDFEEDBACK19".into()),
         ("login code", otp_login),
         ("card token", card.id.clone()),
     ];
