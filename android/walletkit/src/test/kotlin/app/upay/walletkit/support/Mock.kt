@@ -80,6 +80,17 @@ object Mock {
         return response.statusCode() to response.body()
     }
 
+    /** Staff move [userId]'s feedback [feedbackId] to [status] and answer with [reply]. */
+    fun feedbackStatus(userId: String, feedbackId: String, status: String, reply: String) {
+        val escaped = reply.replace("\\", "\\\\").replace("\"", "\\\"")
+        send(
+            "POST",
+            "/__mock/feedback/$feedbackId/status",
+            """{"user_id":"$userId","status":"$status","reply":"$escaped"}""",
+            expect = 200,
+        )
+    }
+
     private fun send(method: String, path: String, body: String?, expect: Int): String {
         val request = HttpRequest.newBuilder(URI(url + path))
             .header("content-type", "application/json")
