@@ -63,6 +63,13 @@ enum Mock {
         ], expect: 201)
     }
 
+    /// Staff move `userId`'s feedback `feedbackId` to `status` and answer with `reply`.
+    static func feedbackStatus(_ userId: String, feedbackId: String, status: String, reply: String) async throws {
+        _ = try await send("POST", "/__mock/feedback/\(feedbackId)/status", [
+            "user_id": userId, "status": status, "reply": reply,
+        ], expect: 200)
+    }
+
     private static func send(_ method: String, _ path: String, _ body: [String: Any]?, expect: Int) async throws -> [String: Any] {
         var request = URLRequest(url: URL(string: url + path)!)
         request.httpMethod = method
