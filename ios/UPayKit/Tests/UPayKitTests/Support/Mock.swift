@@ -70,14 +70,26 @@ enum Mock {
         ], expect: 200)
     }
 
-    private static func send(_ method: String, _ path: String, _ body: [String: Any]?, expect: Int) async throws -> [String: Any] {
-        var request = URLRequest(url: URL(string: url + path)!)
-        request.httpMethod = method
+    /// A merchant terminal (the demo FamilyMart till) charges a scanned payment code, as a real
+    /// till would: its own key and idempotency key. Answers the status and the error code, if any.
+    static func redeemPaymentCode(_ code: String, cnyMinor: Int64, idempotencyKey: String) async throws -> (Int, String?) {
+        var request = URLRequest(url: URL(string: url + "/v1/terminal/redeem")!)
+        request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "content-type")
-        if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        }
-        let (data, status): (Data, Int) = try await withCheckedThrowingContinuation { continuation in
+        request.setValue("tk_test_familymart_0701", forHTTPHeaderField: "X-Terminal-Key")
+        request.setValue(idempotencyKey, forHTTPHeaderField: "Idempotency-Key")
+        request.setValue("risk=allow", forHTTPHeaderField: "X-Mock-Scenario")
+        request.httpBody = try JSONSerialization.data(withJSONObject: [
+            "code": code, "amount": ["minor": cnyMinor, "currency": "CNY"],
+            "merchant_id": "M0000000007", "terminal_id": "T0000000701",
+        ] as [String: Any])
+        let (data, status) = try await exchange(request)
+        let body = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return (status, body?["code"] as? String)
+    }
+
+    private static func exchange(_ request: URLRequest) async throws -> (Data, Int) {
+        try await withCheckedThrowingContinuation { continuation in
             URLSession.shared.dataTask(with: request) { data, response, error in
                 if let error {
                     continuation.resume(throwing: error)
@@ -86,6 +98,16 @@ enum Mock {
                 }
             }.resume()
         }
+    }
+
+    private static func send(_ method: String, _ path: String, _ body: [String: Any]?, expect: Int) async throws -> [String: Any] {
+        var request = URLRequest(url: URL(string: url + path)!)
+        request.httpMethod = method
+        request.setValue("application/json", forHTTPHeaderField: "content-type")
+        if let body {
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        }
+        let (data, status) = try await exchange(request)
         guard status == expect else {
             throw MockError(description: "\(method) \(path) answered \(status): \(String(decoding: data, as: UTF8.self))")
         }
