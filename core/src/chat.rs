@@ -806,7 +806,7 @@ pub async fn flush(core: &Core) -> CoreResult<u32> {
             .open_json::<Sealed>(&msg_place(&row, &c.user_id), &body)
         else {
             // Sealed under a key this device lost (never seen by the server): it cannot be
-            // sent, and must not block the queue; it stays, failed, for the user to see.
+            // sent and must not block the queue. The row is kept (never dropped), failed.
             let q = Queued {
                 conversation_id,
                 local_id,

@@ -290,7 +290,8 @@ pub async fn flush(core: &Core) -> CoreResult<u32> {
             .cipher
             .open_json::<Draft>(&outbox_place(&id, &c.user_id), &body)
         else {
-            // Sealed under a key this device lost: never sent, kept failed, not blocking.
+            // Sealed under a key this device lost: it cannot be sent and must not block the
+            // queue. The row is kept (never dropped), failed.
             set_state(core, &id, "failed_permanent", Some(ErrorCode::KeyLost))?;
             continue;
         };

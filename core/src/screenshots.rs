@@ -102,7 +102,14 @@ pub fn delete(tx: &Transaction<'_>, parent: &str) -> rusqlite::Result<()> {
 
 /// The bytes of one image of `parent`, when on the device.
 pub fn read(core: &Core, user_id: &str, parent: &str, idx: u32) -> CoreResult<Option<Vec<u8>>> {
-    let body: Option<Vec<u8>> = core.store.read(|conn| {
+    match envelope(core, parent, idx)? {
+        Some(body) => Ok(Some(unseal(core, user_id, parent, idx, &body)?)),
+        None => Ok(None),
+    }
+}
+
+fn envelope(core: &Core, parent: &str, idx: u32) -> CoreResult<Option<Vec<u8>>> {
+    core.store.read(|conn| {
         Ok(conn
             .query_row(
                 "SELECT body FROM screenshots WHERE parent = ?1 AND idx = ?2",
@@ -110,14 +117,18 @@ pub fn read(core: &Core, user_id: &str, parent: &str, idx: u32) -> CoreResult<Op
                 |r| r.get(0),
             )
             .optional()?)
-    })?;
-    let Some(body) = body else {
-        return Ok(None);
-    };
+    })
+}
+
+fn unseal(
+    core: &Core,
+    user_id: &str,
+    parent: &str,
+    idx: u32,
+    body: &[u8],
+) -> Result<Vec<u8>, crate::crypto::CryptoError> {
     let row = format!("{parent}#{idx}");
-    Ok(Some(
-        core.cipher.open(&place(&row, user_id), &body)?.to_vec(),
-    ))
+    Ok(core.cipher.open(&place(&row, user_id), body)?.to_vec())
 }
 
 /// Keeps a copy of an image fetched from the server (the user's own screenshot on a new
@@ -166,19 +177,14 @@ pub async fn upload(core: &Core, user_id: &str, parent: &str) -> Result<Vec<Stri
             ids.push(id);
             continue;
         }
-        let bytes = match read(core, user_id, parent, idx) {
-            Ok(Some(b)) => b,
-            Ok(None) => {
-                return Err(UploadError::Local(CoreError::client(
-                    ErrorCode::ItemNotFound,
-                )));
-            }
-            // An envelope that does not open was sealed under a key this device lost.
-            Err(e) if matches!(e.code(), ErrorCode::Storage | ErrorCode::KeyLost) => {
-                return Err(UploadError::Unreadable);
-            }
-            Err(e) => return Err(UploadError::Local(e)),
-        };
+        let body = envelope(core, parent, idx)
+            .map_err(UploadError::Local)?
+            .ok_or(UploadError::Local(CoreError::client(
+                ErrorCode::ItemNotFound,
+            )))?;
+        // An envelope that does not open was sealed under a key this device lost.
+        let bytes =
+            unseal(core, user_id, parent, idx, &body).map_err(|_| UploadError::Unreadable)?;
         let kind = content_type(&bytes);
         let answer = core
             .send_authed_as(
@@ -211,4 +217,35 @@ pub enum UploadError {
     /// Sealed under a key this device lost: it can never be sent.
     Unreadable,
     Local(CoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_type_comes_from_the_magic_bytes() {
+        assert_eq!(content_type(b"\x89PNG\r\n\x1a\n...."), "image/png");
+        assert_eq!(content_type(&[0xFF, 0xD8, 0xFF, 0xE0]), "image/jpeg");
+        assert_eq!(content_type(b"RIFF\0\0\0\0WEBPVP8 "), "image/webp");
+        assert_eq!(content_type(b"GIF89a"), "application/octet-stream");
+        assert_eq!(content_type(b""), "application/octet-stream");
+    }
+
+    #[test]
+    fn what_can_never_be_sent_is_refused_before_it_is_queued() {
+        assert!(check(&[vec![1u8; 10]], false).is_ok());
+        assert!(check(&[vec![1u8; MAX_ATTACHMENT_BYTES]], false).is_ok());
+        let too_big = check(&[vec![1u8; MAX_ATTACHMENT_BYTES + 1]], false).unwrap_err();
+        assert_eq!(too_big.code(), ErrorCode::PayloadTooLarge);
+        assert_eq!(
+            check(&[Vec::new()], true).unwrap_err().code(),
+            ErrorCode::InvalidInput
+        );
+        let five = vec![vec![1u8; 4]; MAX_SCREENSHOTS + 1];
+        assert_eq!(
+            check(&five, false).unwrap_err().code(),
+            ErrorCode::InvalidInput
+        );
+    }
 }
