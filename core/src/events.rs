@@ -39,6 +39,30 @@ pub enum WalletEvent {
     ConnectivityChanged {
         online: bool,
     },
+    /// A merchant terminal charged one of the account's payment codes (live events; the
+    /// history entry and the balance follow by sync).
+    PaycodeRedeemed {
+        transaction_id: String,
+        amount: crate::model::Amount,
+        merchant_name: String,
+        terminal_id: String,
+        /// What payment codes may still pay today.
+        remaining_today: crate::model::Amount,
+        at: i64,
+    },
+    /// A savings balance changed (a move, a day's interest); the cached overview has it.
+    SavingsChanged {
+        currency: String,
+    },
+    /// The account was signed in on a device it had not used before.
+    NewDeviceSignIn {
+        device_name: String,
+        at: i64,
+    },
+    /// The live event connection came up or went down (it reconnects by itself).
+    LiveConnectionChanged {
+        connected: bool,
+    },
 }
 
 #[uniffi::export(with_foreign)]

@@ -126,6 +126,13 @@ impl WalletClient {
         })
     }
 
+    /// Opens the live event connection (while the app is in the foreground): payments,
+    /// payment-code charges, savings changes and new-device sign-ins reach the listeners at
+    /// once, and each one triggers a sync. Stop it (or drop it) in the background.
+    pub fn start_live_events(&self) -> Arc<crate::live::LiveEvents> {
+        crate::live::start(&self.core)
+    }
+
     /// The in-store payment code (付款码): turned on online, codes derived offline.
     pub fn paycode(&self) -> Arc<PaycodeApi> {
         Arc::new(PaycodeApi {

@@ -28,6 +28,7 @@ pub mod help;
 pub mod history;
 pub mod insights;
 pub mod keystore;
+pub mod live;
 pub mod logging;
 pub mod model;
 pub mod netcheck;

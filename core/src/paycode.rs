@@ -267,6 +267,21 @@ pub async fn status(core: &Core) -> CoreResult<PaycodeInfo> {
     Ok(info(Some(&stored)))
 }
 
+/// Keeps what a live `paycode_redeemed` event said is left for today (best effort: the next
+/// status check is the authority).
+pub(crate) fn note_remaining(core: &Core, remaining: Money) {
+    let Ok((user, owner)) = core.user() else {
+        return;
+    };
+    if let Ok(Some(mut stored)) = load(core, &user, owner) {
+        stored.remaining_today = Some(remaining);
+        stored.checked_at = Some(now_ms());
+        if let Err(e) = save(core, &user, owner, &stored) {
+            tracing::debug!(code = ?e.code(), "remaining payment-code limit not cached");
+        }
+    }
+}
+
 /// The code to show now, derived with no network. `paycode_not_enabled` when this device has
 /// no secret (call [`enable`] while online).
 pub fn current_code(core: &Core) -> CoreResult<PaycodeView> {

@@ -185,6 +185,13 @@ pub(crate) fn apply_move_answer(
     write_overview(tx, core, user, owner, &cached)
 }
 
+/// Takes a savings balance pushed by live events into the cached overview.
+pub(crate) fn apply_live_balance(core: &Core, balance: &SavingsBalance) -> CoreResult<()> {
+    let (user, owner) = core.user()?;
+    core.store
+        .write(|tx| apply_move_answer(tx, core, &user, owner, balance))
+}
+
 fn write_yields(
     tx: &Transaction<'_>,
     core: &Core,

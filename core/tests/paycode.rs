@@ -6,12 +6,14 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use upay_core::WalletClient;
 use upay_core::error::{CoreError, ErrorCode};
+use upay_core::events::{WalletEvent, WalletListener};
 use upay_core::history::HistoryFilter;
 use upay_core::model::TransactionKind;
 
@@ -332,4 +334,81 @@ async fn turning_the_code_on_needs_the_network_and_an_unlocked_app() {
     client.session().lock_app();
     let locked = client.paycode().current_code().unwrap_err();
     assert_eq!(locked.code(), ErrorCode::AppLocked);
+}
+
+/// Collects every event batch the core delivers.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<WalletEvent>>);
+
+impl WalletListener for Recorder {
+    fn on_events(&self, events: Vec<WalletEvent>) {
+        self.0.lock().unwrap().extend(events);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_charge_at_the_till_reaches_the_app_live_and_the_balance_follows() {
+    let mock = Mock::start().await;
+    to_china_noon(&mock).await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = open_client(&mock.base, dir.path(), "device-paycode-live");
+    sign_in(&client, &mock, ZHANG).await;
+    client.sync().sync_now().await.unwrap();
+    let before = cny_balance(&client);
+    let events = Arc::new(Recorder::default());
+    let subscription = client.subscribe(events.clone());
+    let live = client.start_live_events();
+    eventually("the live connection is up", Duration::from_secs(10), || {
+        events
+            .0
+            .lock()
+            .unwrap()
+            .contains(&WalletEvent::LiveConnectionChanged { connected: true })
+    })
+    .await;
+    client.paycode().enable().await.unwrap();
+    let code = client.paycode().current_code().unwrap();
+
+    let (status, body) = redeem(&mock, FAMILYMART, "till-live", &code.code, 1_880).await;
+    assert_eq!(status, 201, "{body}");
+    eventually("the charge is announced", Duration::from_secs(10), || {
+        events.0.lock().unwrap().iter().any(|e| {
+            matches!(e, WalletEvent::PaycodeRedeemed { amount, merchant_name, remaining_today, .. }
+                if amount.minor == 1_880 && merchant_name == "全家便利店"
+                    && remaining_today.minor == 200_000 - 1_880)
+        })
+    })
+    .await;
+    // No sync call from the test: the event woke the worker, which synced.
+    eventually("the balance follows", Duration::from_secs(10), || {
+        cny_balance(&client) == before - 1_880
+    })
+    .await;
+    assert_eq!(
+        client
+            .paycode()
+            .info()
+            .unwrap()
+            .remaining_today
+            .unwrap()
+            .minor,
+        200_000 - 1_880
+    );
+    // A savings move is pushed too.
+    client.savings().deposit(cny(1_000)).await.unwrap();
+    eventually(
+        "the savings change is announced",
+        Duration::from_secs(10),
+        || {
+            events
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, WalletEvent::SavingsChanged { currency } if currency == "CNY"))
+        },
+    )
+    .await;
+    live.stop();
+    subscription.cancel();
 }

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod tls;
+pub mod ws;
 
 pub use http::{Answer, Call, Conditional, Http, NetError};
 

@@ -1,0 +1,213 @@
+//! Live wallet events (`GET /v1/events`, WebSocket) while the app is in the foreground: the
+//! server pushes hints (a payment arrived, a balance or savings changed, a payment code was
+//! charged at a till, a new device signed in) and the core turns them into [`WalletEvent`]s at
+//! once and wakes the background worker, which syncs. Sync stays the source of truth: a missed
+//! event loses nothing (`resync` and every reconnect trigger a sync).
+//!
+//! The connection holds only a weak reference to the core between frames, reconnects with
+//! jittered backoff (0.5 s doubling, capped at 30 s), refreshes an expired access token, and
+//! treats 60 s of silence as a dead connection (the server pings every 25 s).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio::sync::{Notify, watch};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use upay_protocol::api::events::LiveEvent;
+
+use crate::core::Core;
+use crate::events::WalletEvent;
+use crate::model::Amount;
+
+const SILENCE: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// The running live connection; [`LiveEvents::stop`] (or dropping it) ends it.
+#[derive(uniffi::Object)]
+pub struct LiveEvents {
+    stop: watch::Sender<bool>,
+    kick: Arc<Notify>,
+}
+
+#[uniffi::export]
+impl LiveEvents {
+    /// Ends the connection (idempotent). Call when the app goes to the background.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Drops the current connection and connects again at once (after a network change, where
+    /// the old connection would only be found dead after 60 s of silence).
+    pub fn reconnect(&self) {
+        self.kick.notify_one();
+    }
+}
+
+impl Drop for LiveEvents {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+pub fn start(core: &Arc<Core>) -> Arc<LiveEvents> {
+    let (tx, rx) = watch::channel(false);
+    let kick = Arc::new(Notify::new());
+    crate::core::runtime().spawn(run(Arc::downgrade(core), rx, kick.clone()));
+    Arc::new(LiveEvents { stop: tx, kick })
+}
+
+fn backoff(failures: u32) -> Duration {
+    let cap = BACKOFF_BASE
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    let mut b = [0u8; 4];
+    let _ = SystemRandom::new().fill(&mut b);
+    // In [cap/2, cap]: clients cut off together do not come back together.
+    cap.mul_f64(0.5 + f64::from(u32::from_be_bytes(b)) / f64::from(u32::MAX) / 2.0)
+}
+
+enum Ended {
+    Stopped,
+    Gone,
+    Dropped { was_connected: bool },
+    Kicked,
+}
+
+async fn run(core: Weak<Core>, mut stop: watch::Receiver<bool>, kick: Arc<Notify>) {
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match session(&core, &mut stop, &kick).await {
+            Ended::Stopped | Ended::Gone => return,
+            Ended::Kicked => failures = 0,
+            Ended::Dropped { was_connected } => {
+                if was_connected {
+                    failures = 0;
+                    if let Some(c) = core.upgrade() {
+                        c.events.emit(vec![WalletEvent::LiveConnectionChanged {
+                            connected: false,
+                        }]);
+                    }
+                }
+                failures += 1;
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = kick.notified() => failures = 0,
+                    _ = tokio::time::sleep(backoff(failures)) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn session(core: &Weak<Core>, stop: &mut watch::Receiver<bool>, kick: &Notify) -> Ended {
+    let mut ws = {
+        let Some(c) = core.upgrade() else {
+            return Ended::Gone;
+        };
+        let Some(token) = c.auth().map(|a| a.session.tokens.access_token.clone()) else {
+            // Signed out: wait for a sign-in (or a stop).
+            return Ended::Dropped {
+                was_connected: false,
+            };
+        };
+        match crate::api::ws::connect(&c, "/v1/events", &token).await {
+            Ok(ws) => ws,
+            Err(WsError::Http(resp)) => {
+                if resp.status().as_u16() == 401 {
+                    let _ = c.refresh(&token).await;
+                }
+                return Ended::Dropped {
+                    was_connected: false,
+                };
+            }
+            Err(_) => {
+                c.note_reachable(false);
+                return Ended::Dropped {
+                    was_connected: false,
+                };
+            }
+        }
+    };
+    if let Some(c) = core.upgrade() {
+        c.note_reachable(true);
+        c.events
+            .emit(vec![WalletEvent::LiveConnectionChanged { connected: true }]);
+        // Whatever happened while disconnected: sync now.
+        c.wake.notify_one();
+    }
+    loop {
+        let frame = tokio::select! {
+            _ = stop.changed() => {
+                let _ = ws.close(None).await;
+                return Ended::Stopped;
+            }
+            _ = kick.notified() => {
+                let _ = ws.close(None).await;
+                return Ended::Kicked;
+            }
+            f = tokio::time::timeout(SILENCE, ws.next()) => f,
+        };
+        let text = match frame {
+            Ok(Some(Ok(Message::Text(t)))) => t,
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                return Ended::Dropped {
+                    was_connected: true,
+                };
+            }
+            // Pings are answered by the socket itself.
+            Ok(Some(Ok(_))) => continue,
+        };
+        let Some(c) = core.upgrade() else {
+            let _ = ws.close(None).await;
+            return Ended::Gone;
+        };
+        // Unknown event kinds (added later) and malformed frames are ignored.
+        if let Ok(event) = serde_json::from_str::<LiveEvent>(text.as_str()) {
+            deliver(&c, event);
+        }
+    }
+}
+
+/// What the app hears at once; the worker's sync brings the history and balances.
+fn deliver(core: &Core, event: LiveEvent) {
+    let mut batch = Vec::new();
+    match event {
+        LiveEvent::PaycodeRedeemed { redemption } => {
+            crate::paycode::note_remaining(core, redemption.remaining_today);
+            batch.push(WalletEvent::PaycodeRedeemed {
+                transaction_id: redemption.transaction_id,
+                amount: Amount::from(redemption.amount),
+                merchant_name: redemption.merchant.name,
+                terminal_id: redemption.terminal_id,
+                remaining_today: Amount::from(redemption.remaining_today),
+                at: redemption.at,
+            });
+        }
+        LiveEvent::SavingsChanged { savings } => {
+            let currency = savings.currency.code().to_owned();
+            if let Err(e) = crate::savings::apply_live_balance(core, &savings) {
+                tracing::debug!(code = ?e.code(), "live savings balance not cached");
+            }
+            batch.push(WalletEvent::SavingsChanged { currency });
+        }
+        LiveEvent::NewDeviceLogin { device_name, at } => {
+            batch.push(WalletEvent::NewDeviceSignIn { device_name, at });
+        }
+        LiveEvent::BalanceChanged { .. }
+        | LiveEvent::TransactionCreated { .. }
+        | LiveEvent::TransactionUpdated { .. }
+        | LiveEvent::RiskAlert { .. }
+        | LiveEvent::SessionRevoked { .. }
+        | LiveEvent::Resync { .. } => {}
+    }
+    core.events.emit(batch);
+    // Every event means the server has news: the worker syncs (and refreshes a revoked
+    // session's state on its next request).
+    core.wake.notify_one();
+}
