@@ -3,6 +3,7 @@
 //! the device. Every frame goes through [`crate::chat::apply_batch`], which applies stored
 //! events exactly once in `event_seq` order; a jump is filled from `GET …/events` before the
 //! frame is applied. A connection silent for 60 s (the server pings every 25 s) is dead.
+//! Each successful connect also sends the messages queued while offline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,7 +201,7 @@ async fn connect(
 }
 
 async fn session(
-    core: &Core,
+    core: &Arc<Core>,
     listener: &dyn ChatListener,
     stop: &mut watch::Receiver<bool>,
     kick: &tokio::sync::Notify,
@@ -246,6 +247,12 @@ async fn session(
         }
     };
     core.note_reachable(true);
+    // Connected: the server is reachable again, so the messages queued meanwhile go now, in
+    // order (beside the socket, which keeps reading; the send lock keeps one flush at a time).
+    let sender = core.clone();
+    crate::core::runtime().spawn(async move {
+        let _ = chat::flush(&sender).await;
+    });
     listener.on_chat_update(ChatUpdate {
         connected: true,
         applied: 0,

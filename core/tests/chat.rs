@@ -879,3 +879,74 @@ async fn the_json_transcript_is_redacted() {
     let raw = String::from_utf8(bytes).unwrap();
     assert!(!raw.contains("3456-7890") && !raw.contains("13912345678") && !raw.contains("900123"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_live_connection_sends_the_queue_and_acknowledges_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mock = Mock::start_with(Some(dir.path().join("mock.db")), None).await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    let conv = chat.open().await.unwrap();
+
+    mock.stop().await;
+    for i in 0..3 {
+        chat.send_text(format!("queued while offline {i}"))
+            .await
+            .unwrap();
+    }
+    mock.restart().await;
+    // No flush call: the connection sends what waited, in order.
+    let seen = Arc::new(Collect::default());
+    let live = chat.live(seen.clone());
+    let c = chat.clone();
+    eventually(
+        "the queue is sent",
+        std::time::Duration::from_secs(10),
+        move || c.messages(100).unwrap().iter().all(|m| m.seq.is_some()),
+    )
+    .await;
+    let texts: Vec<String> = server_messages(&mock, &conv.id)
+        .await
+        .iter()
+        .filter(|m| m["sender"] == "user")
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        (0..3)
+            .map(|i| format!("queued while offline {i}"))
+            .collect::<Vec<_>>()
+    );
+
+    // An agent's message reaches the listener, and the core tells the server it was delivered
+    // (not read: nothing was shown yet).
+    reply(&mock, &conv.id, 1).await;
+    let s = seen.clone();
+    eventually(
+        "agent reply reaches the listener",
+        std::time::Duration::from_secs(10),
+        move || s.texts().contains(&"实时回复 1".to_owned()),
+    )
+    .await;
+    let agent_seq = chat
+        .messages(100)
+        .unwrap()
+        .iter()
+        .filter(|m| m.sender == ChatSender::Agent)
+        .filter_map(|m| m.seq)
+        .max()
+        .unwrap();
+    let mut delivered = 0;
+    for _ in 0..100 {
+        let server = user_get(&mock, &format!("/v1/support/conversations/{}", conv.id)).await;
+        delivered = server["receipts"]["user_delivered_seq"].as_u64().unwrap();
+        if delivered >= agent_seq {
+            assert_eq!(server["receipts"]["user_read_seq"], json!(0));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(delivered >= agent_seq, "{delivered} < {agent_seq}");
+    live.stop();
+}
