@@ -10,11 +10,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use upay_protocol::api::support::ChatEvent;
 
@@ -75,9 +71,6 @@ impl Drop for ChatLive {
         let _ = self.stop.send(true);
     }
 }
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 enum Ended {
     Stopped,
@@ -152,54 +145,6 @@ async fn run(
     }
 }
 
-async fn connect(
-    core: &Core,
-    conv_id: &str,
-    after: u64,
-    token: &str,
-) -> Result<tokio_tungstenite::WebSocketStream<Box<dyn Io>>, WsError> {
-    let base = &core.settings.base_url;
-    let host = base.host_str().unwrap_or_default().to_owned();
-    let port = base.port_or_known_default().unwrap_or(443);
-    let tls = base.scheme() == "https";
-    let mut url = base.clone();
-    let _ = url.set_scheme(if tls { "wss" } else { "ws" });
-    let url = url
-        .join(&format!(
-            "/v1/support/conversations/{conv_id}/socket?after_event_seq={after}"
-        ))
-        .map_err(|_| WsError::Url(tokio_tungstenite::tungstenite::error::UrlError::NoHostName))?;
-    let timeout = core.settings.retry.connect_timeout;
-    let tcp = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| WsError::Io(std::io::ErrorKind::TimedOut.into()))??;
-    let stream: Box<dyn Io> = if tls {
-        let config = crate::api::tls::client_config(
-            core.settings.extra_ca_pem.as_deref(),
-            &core.settings.spki_pins,
-        )
-        .map_err(|_| WsError::Io(std::io::ErrorKind::InvalidInput.into()))?;
-        let name = rustls::pki_types::ServerName::try_from(host.clone())
-            .map_err(|_| WsError::Io(std::io::ErrorKind::InvalidInput.into()))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await?;
-        Box::new(tls)
-    } else {
-        Box::new(tcp)
-    };
-    let mut req = url.as_str().into_client_request()?;
-    let headers = req.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
-        headers.insert("authorization", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&core.settings.locale) {
-        headers.insert("accept-language", v);
-    }
-    let (ws, _) = tokio_tungstenite::client_async(req, stream).await?;
-    Ok(ws)
-}
-
 async fn session(
     core: &Arc<Core>,
     listener: &dyn ChatListener,
@@ -218,7 +163,11 @@ async fn session(
     let Some(token) = core.auth().map(|a| a.session.tokens.access_token.clone()) else {
         return dropped;
     };
-    let mut ws = match connect(core, &conv.id, last, &token).await {
+    let path = format!(
+        "/v1/support/conversations/{}/socket?after_event_seq={last}",
+        conv.id
+    );
+    let mut ws = match crate::api::ws::connect(core, &path, &token).await {
         Ok(ws) => ws,
         Err(WsError::Http(resp)) => {
             match resp.status().as_u16() {
