@@ -11,43 +11,10 @@ use upay_protocol::api::money as wire;
 use upay_protocol::money::{Currency, Money};
 
 use crate::crypto::{Cipher, Nonces, Place};
-use crate::error::{CoreError, CoreResult, ErrorCode};
+use crate::error::CoreResult;
 use crate::model::{Amount, TransactionView};
 use crate::store::search;
-
-/// The encrypted part of a transaction row, as written (borrowed: no copies on the hot path).
-#[derive(Serialize)]
-struct SensitiveRef<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    counterparty: Option<&'a wire::Counterparty>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'a String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    merchant: Option<&'a wire::MerchantRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fx: Option<&'a wire::FxDetail>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hold_id: Option<&'a String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure_code: Option<wire::FailureCode>,
-}
-
-/// The encrypted part of a transaction row, as read.
-#[derive(Deserialize)]
-struct Sensitive {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    counterparty: Option<wire::Counterparty>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    merchant: Option<wire::MerchantRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    fx: Option<wire::FxDetail>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    hold_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    failure_code: Option<wire::FailureCode>,
-}
+use crate::store::txbody::{self, Sensitive};
 
 /// Blind-tag domains of exact-match columns.
 pub const CP_DOMAIN: &str = "counterparty";
@@ -140,17 +107,7 @@ impl<'a> Ingest<'a> {
 
     /// Upserts one transaction; returns its rowid when the row is new (and needs postings).
     pub fn add(&mut self, tx: &Transaction<'_>, t: &wire::Transaction) -> CoreResult<Option<i64>> {
-        let sensitive = SensitiveRef {
-            counterparty: t.counterparty.as_ref(),
-            note: t.note.as_ref(),
-            merchant: t.merchant.as_ref(),
-            fx: t.fx.as_ref(),
-            hold_id: t.hold_id.as_ref(),
-            failure_code: t.failure_code,
-        };
-        self.body.clear();
-        serde_json::to_writer(&mut self.body, &sensitive)
-            .map_err(|_| CoreError::client(ErrorCode::Storage))?;
+        txbody::write(t, &mut self.body);
         let sealed = self.cipher.seal_into(
             &mut self.nonces,
             &Place::new("transactions", "body", &t.id, self.user),
@@ -233,10 +190,15 @@ impl OwnedTexts {
 
 /// Opens a row's envelope for its searchable texts; `None` if it does not open.
 pub fn open_texts(cipher: &Cipher, user: &str, id: &str, body: &[u8]) -> Option<OwnedTexts> {
-    cipher
-        .open_json::<Sensitive>(&Place::new("transactions", "body", id, user), body)
-        .ok()
-        .map(OwnedTexts)
+    open_body(cipher, user, id, body).map(OwnedTexts)
+}
+
+/// Opens a row's envelope and reads its fields; `None` if either fails.
+fn open_body(cipher: &Cipher, user: &str, id: &str, body: &[u8]) -> Option<Sensitive> {
+    let plain = cipher
+        .open(&Place::new("transactions", "body", id, user), body)
+        .ok()?;
+    txbody::read(&plain)
 }
 
 /// Columns read to build a [`TransactionView`], in this order.
@@ -264,10 +226,7 @@ pub fn tx_from_row_offset(
 ) -> rusqlite::Result<Option<TransactionView>> {
     let id: String = r.get(o)?;
     let currency: String = r.get(o + 4)?;
-    let body: Vec<u8> = r.get_ref(o + 9)?.as_blob()?.to_vec();
-    let Ok(s) =
-        cipher.open_json::<Sensitive>(&Place::new("transactions", "body", &id, user), &body)
-    else {
+    let Some(s) = open_body(cipher, user, &id, r.get_ref(o + 9)?.as_blob()?) else {
         tracing::warn!("a cached transaction failed to decrypt; skipped");
         return Ok(None);
     };

@@ -6,6 +6,7 @@ pub mod mirror;
 pub mod outbox;
 pub mod schema;
 pub mod search;
+pub mod txbody;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
