@@ -1612,3 +1612,110 @@ pub async fn screenshot(core: &Core, local_id: &str, index: u32) -> CoreResult<O
     crate::screenshots::keep(core, &c.user_id, c.tag, &parent, index, &id, &answer.body)?;
     Ok(Some(answer.body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use upay_protocol::api::support::{AgentPublic, Receipts};
+
+    fn conv(status: ConversationStatus) -> Conversation {
+        Conversation {
+            id: "C000000000001".into(),
+            status,
+            last_seq: 0,
+            last_event_seq: 0,
+            receipts: Receipts::default(),
+            agent: None,
+            queue_position: None,
+            handoff_reason: None,
+            resolutions: 0,
+            csat_pending: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn ticket(status: TicketStatus) -> Ticket {
+        Ticket {
+            id: "T000000001".into(),
+            conversation_id: "C000000000001".into(),
+            subject: "s".into(),
+            status,
+            team: TicketTeam::Technical,
+            created_by: SenderRole::Agent,
+            created_at: 0,
+            updated_at: 0,
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_header_says_who_handles_the_conversation() {
+        let view = |c: &Conversation, t: Option<TicketStatus>| {
+            conversation_view(c, 0, t.map(ticket)).handoff
+        };
+        assert_eq!(view(&conv(ConversationStatus::Bot), None), ChatHandoff::Bot);
+
+        let mut queued = conv(ConversationStatus::Queued);
+        queued.queue_position = Some(3);
+        queued.handoff_reason = Some(HandoffReason::SensitiveTopic);
+        assert_eq!(
+            view(&queued, Some(TicketStatus::Open)),
+            ChatHandoff::Waiting {
+                queue_position: Some(3)
+            },
+            "waiting for a person comes before a ticket"
+        );
+        assert_eq!(
+            conversation_view(&queued, 0, None).handoff_reason,
+            Some(ChatHandoffReason::SensitiveTopic)
+        );
+
+        let mut assigned = conv(ConversationStatus::Assigned);
+        assigned.agent = Some(AgentPublic {
+            agent_id: "A001".into(),
+            name: "小美".into(),
+        });
+        assert_eq!(
+            view(&assigned, Some(TicketStatus::InProgress)),
+            ChatHandoff::Agent {
+                name: "小美".into()
+            }
+        );
+
+        let resolved = conv(ConversationStatus::Resolved);
+        assert_eq!(
+            view(&resolved, Some(TicketStatus::WaitingForUser)),
+            ChatHandoff::Ticket {
+                ticket_id: "T000000001".into(),
+                status: ChatTicketStatus::WaitingForUser
+            }
+        );
+        assert_eq!(
+            view(&resolved, Some(TicketStatus::Resolved)),
+            ChatHandoff::Resolved
+        );
+        // The reason is shown only while the handoff lasts.
+        let mut back = conv(ConversationStatus::Resolved);
+        back.handoff_reason = Some(HandoffReason::Requested);
+        assert_eq!(conversation_view(&back, 0, None).handoff_reason, None);
+    }
+
+    #[test]
+    fn refusals_that_must_not_be_resent() {
+        let problem = |code: upay_protocol::error::ErrorCode| NetError::Problem {
+            problem: Box::new(upay_protocol::error::Problem::new(code, false)),
+            retry_after: None,
+        };
+        use upay_protocol::error::ErrorCode as W;
+        assert!(is_permanent(&problem(W::ImageInvalid)));
+        assert!(is_permanent(&problem(W::UnsupportedMediaType)));
+        assert!(is_permanent(&problem(W::PayloadTooLarge)));
+        assert!(is_permanent(&problem(W::ClientIdReused)));
+        assert!(!is_permanent(&problem(W::RateLimited)));
+        assert!(!is_permanent(&problem(W::TokenExpired)));
+        assert!(!is_permanent(&problem(W::ServiceUnavailable)));
+        assert!(!is_permanent(&NetError::NoAnswer));
+        assert!(!is_permanent(&NetError::NotSent));
+    }
+}
