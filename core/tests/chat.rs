@@ -950,3 +950,64 @@ async fn the_live_connection_sends_the_queue_and_acknowledges_delivery() {
     assert!(delivered >= agent_seq, "{delivered} < {agent_seq}");
     live.stop();
 }
+
+#[tokio::test]
+async fn a_ticket_the_user_opens_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let client = quick_client(&mock.base, dir.path());
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    chat.open().await.unwrap();
+    chat.send_text("My top-up failed twice".into())
+        .await
+        .unwrap();
+
+    let t = chat
+        .create_ticket("Top-up failed".into(), "Twice with the same card".into())
+        .await
+        .unwrap();
+    assert_eq!(t.status, ChatTicketStatus::Open);
+    assert_eq!(t.team, ChatTicketTeam::Support);
+    // Asking again returns the same unresolved ticket.
+    let again = chat
+        .create_ticket("Top-up failed".into(), String::new())
+        .await
+        .unwrap();
+    assert_eq!(again.id, t.id);
+    let r = chat.poll(0).await.unwrap();
+    assert_eq!(
+        r.conversation.handoff,
+        ChatHandoff::Ticket {
+            ticket_id: t.id.clone(),
+            status: ChatTicketStatus::Open
+        }
+    );
+
+    // The team asks the user something; the user answers; the ticket goes back to the team.
+    mock.control(
+        Method::POST,
+        &format!("/__mock/support/tickets/{}/status", t.id),
+        Some(json!({"status": "waiting_for_user", "note": "Which card?"})),
+    )
+    .await;
+    let r = chat.poll(0).await.unwrap();
+    assert_eq!(
+        r.conversation.ticket.as_ref().map(|t| t.status),
+        Some(ChatTicketStatus::WaitingForUser)
+    );
+    let answered = chat
+        .comment_ticket(t.id.clone(), "The card ending 0005".into())
+        .await
+        .unwrap();
+    assert_eq!(answered.status, ChatTicketStatus::InProgress);
+    assert_eq!(
+        chat.tickets().unwrap()[0].status,
+        ChatTicketStatus::InProgress
+    );
+    assert!(
+        chat.comment_ticket("T../x".into(), "hi".into())
+            .await
+            .is_err()
+    );
+}
