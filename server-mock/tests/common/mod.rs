@@ -3,7 +3,7 @@
 //! over real HTTP.
 #![allow(dead_code)]
 
-mod contract;
+pub mod contract;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
