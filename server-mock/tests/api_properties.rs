@@ -143,9 +143,8 @@ fn generate(schema: &Value, doc: &Value, rng: &mut Rng, depth: u32) -> Value {
     let ty = match schema.get("type") {
         Some(Value::Array(types)) => types
             .iter()
-            .filter(|t| *t != "null")
+            .find(|t| *t != "null")
             .cloned()
-            .next()
             .unwrap_or(Value::Null),
         Some(t) => t.clone(),
         None if schema.get("properties").is_some() => json!("object"),
