@@ -8,8 +8,8 @@
 //! state, tokens and refresh), [`session`], [`sync`] (pull, push, worker), [`payments`],
 //! [`qr`], [`history`], [`insights`], [`events`] (listeners), [`logging`], [`help`] (the
 //! offline help center), [`notices`] (announcements, status, version check, contact
-//! channels), [`netcheck`] (网络检查), [`chat`] and [`chat_live`] (support chat),
-//! [`screenshots`] (sealed images queued with chat messages and feedback), [`feedback`]
+//! channels), [`netcheck`] (网络检查), [`chat`], [`chat_live`] and [`chat_tickets`] (support
+//! chat), [`screenshots`] (sealed images queued with chat messages and feedback), [`feedback`]
 //! (product feedback and surveys), [`ffi`] (the exported objects).
 
 uniffi::setup_scaffolding!();
@@ -17,6 +17,7 @@ uniffi::setup_scaffolding!();
 pub mod api;
 pub mod chat;
 pub mod chat_live;
+pub mod chat_tickets;
 pub mod config;
 pub mod core;
 pub mod crypto;
