@@ -429,6 +429,11 @@ pub fn list_cached(core: &Core) -> CoreResult<Vec<FeedbackView>> {
     })?;
     let mut out = Vec::with_capacity(queued.len() + filed.len());
     for row in queued {
+        // Filed, though its answer was lost (a refresh brought the server's copy): shown once,
+        // as the server has it; the outbox row goes with the next flush.
+        if filed.iter().any(|(id, _)| *id == row.0) {
+            continue;
+        }
         // Unreadable under a lost key: nothing to show (and nothing the server ever saw).
         if let Ok(v) = queued_view(core, &c, row) {
             out.push(v);

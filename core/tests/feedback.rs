@@ -92,6 +92,16 @@ async fn feedback_written_offline_is_filed_once_and_staff_replies_show() {
     )
     .await;
     assert!(fb.flush().await.is_err());
+    // A refresh meanwhile brings the filed copy: the list still shows each item once.
+    let ids: Vec<String> = fb
+        .refresh()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&first.id) && ids.contains(&second.id));
     assert_eq!(fb.flush().await.unwrap(), 2);
     assert_eq!(fb.flush().await.unwrap(), 0);
     let on_server = server_feedback(&mock).await;
