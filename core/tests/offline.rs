@@ -25,17 +25,6 @@ async fn server_count(mock: &Mock, note: &str) -> usize {
         .count()
 }
 
-fn state_of(client: &upay_core::WalletClient, id: &str) -> OutboxState {
-    client
-        .payments()
-        .outbox(100)
-        .unwrap()
-        .into_iter()
-        .find(|i| i.id == id)
-        .expect("item")
-        .state
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transfer_made_offline_is_sent_once_when_the_network_returns() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,14 +71,14 @@ async fn a_transfer_made_offline_is_sent_once_when_the_network_returns() {
     assert_eq!(page.items.len(), 50);
     // Sending again while offline changes nothing.
     client.sync().flush_outbox().await.unwrap();
-    assert_eq!(state_of(&client, &item.id), OutboxState::Queued);
+    assert_eq!(outbox_state(&client, &item.id), OutboxState::Queued);
 
     mock.restart().await;
     client.network_changed(true);
     eventually(
         "the queued transfer settles",
         Duration::from_secs(20),
-        || state_of(&client, &item.id) == OutboxState::Settled,
+        || outbox_state(&client, &item.id) == OutboxState::Settled,
     )
     .await;
     assert_eq!(server_count(&mock, "offline-1 房租").await, 1);
@@ -125,7 +114,7 @@ async fn the_worker_resumes_by_itself_when_the_server_comes_back() {
     mock.restart().await;
     // No call from the app: the worker's retry timer finds the network again.
     eventually("the worker sends the item", Duration::from_secs(40), || {
-        state_of(&client, &item.id) == OutboxState::Settled
+        outbox_state(&client, &item.id) == OutboxState::Settled
     })
     .await;
     assert_eq!(server_count(&mock, "offline-2").await, 1);
@@ -160,7 +149,7 @@ async fn a_lost_answer_after_the_server_committed_does_not_pay_twice() {
         other => panic!("{other:?}"),
     };
     eventually("settled", Duration::from_secs(10), || {
-        state_of(&client, &item.id) == OutboxState::Settled
+        outbox_state(&client, &item.id) == OutboxState::Settled
     })
     .await;
     assert_eq!(server_count(&mock, "lost-answer").await, 1);
@@ -184,7 +173,7 @@ async fn a_lost_answer_after_the_server_committed_does_not_pay_twice() {
     client.network_changed(true);
     client.sync().flush_outbox().await.unwrap();
     eventually("settled", Duration::from_secs(20), || {
-        state_of(&client, &item.id) == OutboxState::Settled
+        outbox_state(&client, &item.id) == OutboxState::Settled
     })
     .await;
     assert_eq!(server_count(&mock, "dropped").await, 1);
@@ -235,11 +224,11 @@ async fn a_client_killed_between_queued_and_accepted_loses_nothing() {
     mock.restart().await;
     let client = open_client(&base, dir.path(), "device-offline-4");
     // Reopened: the interrupted one is `unknown` (it may have left), the other still queued.
-    assert_eq!(state_of(&client, &ids.1), OutboxState::Unknown);
+    assert_eq!(outbox_state(&client, &ids.1), OutboxState::Unknown);
     client.sync().flush_outbox().await.unwrap();
     eventually("both settle", Duration::from_secs(20), || {
-        state_of(&client, &ids.0) == OutboxState::Settled
-            && state_of(&client, &ids.1) == OutboxState::Settled
+        outbox_state(&client, &ids.0) == OutboxState::Settled
+            && outbox_state(&client, &ids.1) == OutboxState::Settled
     })
     .await;
     assert_eq!(server_count(&mock, "killed-a").await, 1);
@@ -266,7 +255,7 @@ async fn queued_items_can_be_cancelled_but_not_after_sending() {
     assert_eq!(c.state, OutboxState::Cancelled);
     mock.restart().await;
     client.sync().flush_outbox().await.unwrap();
-    assert_eq!(state_of(&client, &item.id), OutboxState::Cancelled);
+    assert_eq!(outbox_state(&client, &item.id), OutboxState::Cancelled);
     assert_eq!(server_count(&mock, "cancel-me").await, 0);
 }
 

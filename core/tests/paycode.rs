@@ -11,7 +11,6 @@ use std::time::Duration;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-use upay_core::WalletClient;
 use upay_core::error::{CoreError, ErrorCode};
 use upay_core::events::{WalletEvent, WalletListener};
 use upay_core::history::HistoryFilter;
@@ -19,26 +18,6 @@ use upay_core::model::TransactionKind;
 
 const FAMILYMART: (&str, &str, &str) = ("tk_test_familymart_0701", "M0000000007", "T0000000701");
 const LUCKIN: (&str, &str, &str) = ("tk_test_luckin_0101", "M0000000001", "T0000000101");
-const DAY_MS: i64 = 86_400_000;
-const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
-
-async fn mock_now(mock: &Mock) -> i64 {
-    mock.control(Method::GET, "/__mock/clock", None).await["now"]
-        .as_i64()
-        .unwrap()
-}
-
-/// Moves the mock clock to just after the next 12:00 China time: the start of a 60-second
-/// step, far from midnight (the daily limit resets then) and from the risk engine's odd hours.
-async fn to_china_noon(mock: &Mock) {
-    let t = mock_now(mock).await;
-    let day = (t + CHINA_OFFSET_MS).div_euclid(DAY_MS);
-    let mut noon = day * DAY_MS - CHINA_OFFSET_MS + 12 * 3_600_000;
-    if noon <= t {
-        noon += DAY_MS;
-    }
-    mock.advance_clock((noon - t) / 1000 + 1).await;
-}
 
 /// A terminal's redemption: (status, body).
 async fn redeem(
@@ -72,39 +51,16 @@ fn code_of(body: &Value) -> &str {
     body["code"].as_str().unwrap_or("")
 }
 
-/// The same phone with the network gone: the client is closed and its cache reopened
-/// against an address nothing listens on.
-fn offline_again(
-    client: Arc<WalletClient>,
-    dir: &std::path::Path,
-    device: &str,
-) -> Arc<WalletClient> {
-    drop(client);
-    open_client(&closed_port_base(), dir, device)
-}
-
-fn cny_balance(client: &WalletClient) -> i64 {
-    client
-        .home_snapshot()
-        .unwrap()
-        .balances
-        .iter()
-        .find(|b| b.currency == "CNY")
-        .unwrap()
-        .displayed
-        .minor
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_code_made_offline_pays_once_and_reaches_the_app_by_sync() {
     let mock = Mock::start().await;
-    to_china_noon(&mock).await;
+    mock.to_china_noon().await;
     let dir = tempfile::tempdir().unwrap();
     let device = "device-paycode-1";
     let client = open_client(&mock.base, dir.path(), device);
     sign_in(&client, &mock, ZHANG).await;
     client.sync().sync_now().await.unwrap();
-    let before = cny_balance(&client);
+    let before = cny_displayed(&client);
 
     let pc = client.paycode();
     let not_yet = pc.current_code().unwrap_err();
@@ -118,7 +74,7 @@ async fn a_code_made_offline_pays_once_and_reaches_the_app_by_sync() {
 
     // No network from here on the phone's side.
     drop(pc);
-    let client = offline_again(client, dir.path(), device);
+    let client = reopen(client, &closed_port_base(), dir.path(), device);
     let pc = client.paycode();
     assert!(pc.info().unwrap().enabled, "kept across a restart");
     let shown = pc.current_code().unwrap();
@@ -130,7 +86,7 @@ async fn a_code_made_offline_pays_once_and_reaches_the_app_by_sync() {
     assert_eq!(shown.valid_until - shown.valid_from, 60_000);
     // Derived from the server's clock (the mock's is a day ahead): the same code the server
     // expects now, not the one for the phone's own time.
-    let mock_time = mock_now(&mock).await;
+    let mock_time = mock.now().await;
     assert!(
         (shown.valid_from..shown.valid_until + 2_000).contains(&mock_time),
         "code step {}..{} vs server time {mock_time}",
@@ -148,7 +104,7 @@ async fn a_code_made_offline_pays_once_and_reaches_the_app_by_sync() {
     drop(client);
     let client = open_client(&mock.base, dir.path(), device);
     client.sync().sync_now().await.unwrap();
-    assert_eq!(cny_balance(&client), before - 2_350);
+    assert_eq!(cny_displayed(&client), before - 2_350);
     let page = client
         .history()
         .page(
@@ -176,7 +132,7 @@ async fn a_code_made_offline_pays_once_and_reaches_the_app_by_sync() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_code_outside_the_skew_window_is_refused() {
     let mock = Mock::start().await;
-    to_china_noon(&mock).await;
+    mock.to_china_noon().await;
     let dir = tempfile::tempdir().unwrap();
     let client = open_client(&mock.base, dir.path(), "device-paycode-2");
     sign_in(&client, &mock, ZHANG).await;
@@ -203,7 +159,7 @@ async fn a_code_outside_the_skew_window_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn codes_of_a_signed_out_device_are_refused_and_forgotten() {
     let mock = Mock::start().await;
-    to_china_noon(&mock).await;
+    mock.to_china_noon().await;
     let dir = tempfile::tempdir().unwrap();
     let lost = open_client(&mock.base, dir.path(), "device-paycode-lost");
     sign_in(&lost, &mock, ZHANG).await;
@@ -269,7 +225,7 @@ async fn codes_of_a_signed_out_device_are_refused_and_forgotten() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daily_cap_holds_under_20_concurrent_redemptions() {
     let mock = Mock::start().await;
-    to_china_noon(&mock).await;
+    mock.to_china_noon().await;
     mock.control(
         Method::PUT,
         "/__mock/paycode/settings",
@@ -284,7 +240,7 @@ async fn the_daily_cap_holds_under_20_concurrent_redemptions() {
     let client = open_client(&mock.base, dir.path(), "device-paycode-cap");
     sign_in(&client, &mock, ZHANG).await;
     client.sync().sync_now().await.unwrap();
-    let before = cny_balance(&client);
+    let before = cny_displayed(&client);
     client.paycode().enable().await.unwrap();
     let now = upay_core::model::now_ms();
     // The three codes the server accepts now (previous, current, next step), each raced by
@@ -314,7 +270,7 @@ async fn the_daily_cap_holds_under_20_concurrent_redemptions() {
         }
     }
     client.sync().sync_now().await.unwrap();
-    assert_eq!(cny_balance(&client), before - 60_000);
+    assert_eq!(cny_displayed(&client), before - 60_000);
     let st = client.paycode().status().await.unwrap();
     assert_eq!(st.remaining_today.unwrap().minor, 10_000);
     mock.assert_audit().await;
@@ -327,7 +283,7 @@ async fn turning_the_code_on_needs_the_network_and_an_unlocked_app() {
     let device = "device-paycode-5";
     let client = open_client(&mock.base, dir.path(), device);
     sign_in(&client, &mock, ZHANG).await;
-    let client = offline_again(client, dir.path(), device);
+    let client = reopen(client, &closed_port_base(), dir.path(), device);
     let err: CoreError = client.paycode().enable().await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Offline);
     assert!(!client.paycode().info().unwrap().enabled);
@@ -349,12 +305,12 @@ impl WalletListener for Recorder {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_charge_at_the_till_reaches_the_app_live_and_the_balance_follows() {
     let mock = Mock::start().await;
-    to_china_noon(&mock).await;
+    mock.to_china_noon().await;
     let dir = tempfile::tempdir().unwrap();
     let client = open_client(&mock.base, dir.path(), "device-paycode-live");
     sign_in(&client, &mock, ZHANG).await;
     client.sync().sync_now().await.unwrap();
-    let before = cny_balance(&client);
+    let before = cny_displayed(&client);
     let events = Arc::new(Recorder::default());
     let subscription = client.subscribe(events.clone());
     let live = client.start_live_events();
@@ -381,7 +337,7 @@ async fn a_charge_at_the_till_reaches_the_app_live_and_the_balance_follows() {
     .await;
     // No sync call from the test: the event woke the worker, which synced.
     eventually("the balance follows", Duration::from_secs(10), || {
-        cny_balance(&client) == before - 1_880
+        cny_displayed(&client) == before - 1_880
     })
     .await;
     assert_eq!(

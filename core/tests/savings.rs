@@ -9,37 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use reqwest::Method;
-use upay_core::WalletClient;
 use upay_core::model::OutboxState;
 use upay_core::payments::PaymentOutcome;
-
-const DAY_MS: i64 = 86_400_000;
-const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
-
-async fn to_china_noon(mock: &Mock) {
-    let t = mock.control(Method::GET, "/__mock/clock", None).await["now"]
-        .as_i64()
-        .unwrap();
-    let day = (t + CHINA_OFFSET_MS).div_euclid(DAY_MS);
-    let mut noon = day * DAY_MS - CHINA_OFFSET_MS + 12 * 3_600_000;
-    if noon <= t {
-        noon += DAY_MS;
-    }
-    mock.advance_clock((noon - t) / 1000 + 1).await;
-}
-
-fn wallet_cny(client: &WalletClient) -> i64 {
-    client
-        .home_snapshot()
-        .unwrap()
-        .balances
-        .iter()
-        .find(|b| b.currency == "CNY")
-        .unwrap()
-        .displayed
-        .minor
-}
 
 fn savings_cny(view: &upay_core::savings::SavingsView) -> &upay_core::savings::SavingsAccountView {
     view.accounts
@@ -60,27 +31,6 @@ fn item_of(outcome: &PaymentOutcome) -> &upay_core::model::OutboxItem {
     }
 }
 
-fn state_of(client: &WalletClient, id: &str) -> OutboxState {
-    client
-        .payments()
-        .outbox(100)
-        .unwrap()
-        .into_iter()
-        .find(|i| i.id == id)
-        .expect("item")
-        .state
-}
-
-fn reopen(
-    client: Arc<WalletClient>,
-    base: &str,
-    dir: &std::path::Path,
-    device: &str,
-) -> Arc<WalletClient> {
-    drop(client);
-    open_client(base, dir, device)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     let logs = Arc::new(CapturedLogs::default());
@@ -98,7 +48,7 @@ async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     let client = open_client(&mock.base, dir.path(), device);
     sign_in(&client, &mock, ZHANG).await;
     client.sync().sync_now().await.unwrap();
-    let wallet_before = wallet_cny(&client);
+    let wallet_before = cny_displayed(&client);
     let s = client.savings();
     assert!(s.cached().unwrap().is_none(), "nothing cached yet");
     let start = s.refresh().await.unwrap();
@@ -111,7 +61,7 @@ async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     // The answer carried the savings balance: the cache shows it at once.
     let now = s.cached().unwrap().unwrap();
     assert_eq!(savings_cny(&now).balance.minor, savings_before + 100_000);
-    assert_eq!(wallet_cny(&client), wallet_before - 100_000);
+    assert_eq!(cny_displayed(&client), wallet_before - 100_000);
     drop(s);
 
     // Offline: both moves queue; the wallet shows the deposit as spent at once, the
@@ -129,7 +79,7 @@ async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     assert_eq!(acct.balance.minor, savings_before + 100_000);
     assert_eq!(acct.pending_in.minor, 5_000);
     assert_eq!(acct.pending_out.minor, 2_000);
-    assert_eq!(wallet_cny(&client), wallet_before - 100_000 - 5_000);
+    assert_eq!(cny_displayed(&client), wallet_before - 100_000 - 5_000);
     drop(s);
 
     // The network returns: sent once each, in order.
@@ -138,7 +88,7 @@ async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     for o in [&queued_in, &queued_out] {
         let id = item_of(o).id.clone();
         eventually("the savings move settles", Duration::from_secs(20), || {
-            let st = state_of(&client, &id);
+            let st = outbox_state(&client, &id);
             eprintln!(
                 "{st:?} {:?}",
                 client
@@ -158,7 +108,10 @@ async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     let acct = savings_cny(&after);
     assert_eq!(acct.balance.minor, savings_before + 100_000 + 5_000 - 2_000);
     assert_eq!((acct.pending_in.minor, acct.pending_out.minor), (0, 0));
-    assert_eq!(wallet_cny(&client), wallet_before - 100_000 - 5_000 + 2_000);
+    assert_eq!(
+        cny_displayed(&client),
+        wallet_before - 100_000 - 5_000 + 2_000
+    );
     let server = mock.server_transactions(ZHANG, "savings-checker").await;
     let count = |kind: &str| server.iter().filter(|t| t["kind"] == kind).count();
     assert_eq!(
@@ -197,7 +150,7 @@ fn expected_yields(mut balance: i64, rate: &str, days: usize) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn thirty_days_of_interest_match_the_rate_to_the_fen_and_show_offline() {
     let mock = Mock::start().await;
-    to_china_noon(&mock).await;
+    mock.to_china_noon().await;
     let dir = tempfile::tempdir().unwrap();
     let device = "device-savings-2";
     let client = open_client(&mock.base, dir.path(), device);

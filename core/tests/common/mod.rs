@@ -353,3 +353,65 @@ pub fn cache_contains(dir: &Path, needle: &[u8]) -> bool {
         .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
         .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
 }
+
+/// The CNY balance the home screen shows (server balance net of unconfirmed payments).
+pub fn cny_displayed(client: &WalletClient) -> i64 {
+    client
+        .home_snapshot()
+        .unwrap()
+        .balances
+        .iter()
+        .find(|b| b.currency == "CNY")
+        .expect("a CNY balance")
+        .displayed
+        .minor
+}
+
+/// Closes `client` (every handle to it must be gone) and opens its cache again against `base`:
+/// the same phone after a restart, e.g. with the network gone (`closed_port_base()`).
+pub fn reopen(
+    client: Arc<WalletClient>,
+    base: &str,
+    dir: &Path,
+    device: &str,
+) -> Arc<WalletClient> {
+    drop(client);
+    open_client(base, dir, device)
+}
+
+/// The state of outbox item `id`.
+pub fn outbox_state(client: &WalletClient, id: &str) -> upay_core::model::OutboxState {
+    client
+        .payments()
+        .outbox(100)
+        .unwrap()
+        .into_iter()
+        .find(|i| i.id == id)
+        .expect("the outbox item")
+        .state
+}
+
+impl Mock {
+    /// The mock's clock (epoch ms).
+    pub async fn now(&self) -> i64 {
+        self.control(reqwest::Method::GET, "/__mock/clock", None)
+            .await["now"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Moves the mock clock to just after the next 12:00 China time: the start of a minute,
+    /// far from midnight (daily limits and interest turn over then) and from the risk engine's
+    /// odd hours. Sign in afterwards if tokens must be fresh.
+    pub async fn to_china_noon(&self) {
+        const DAY_MS: i64 = 86_400_000;
+        const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
+        let t = self.now().await;
+        let day = (t + CHINA_OFFSET_MS).div_euclid(DAY_MS);
+        let mut noon = day * DAY_MS - CHINA_OFFSET_MS + 12 * 3_600_000;
+        if noon <= t {
+            noon += DAY_MS;
+        }
+        self.advance_clock((noon - t) / 1000 + 1).await;
+    }
+}
