@@ -21,7 +21,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::Method;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use upay_protocol::api::paycode::{PaycodeProvisioned, PaycodeStatus};
 use upay_protocol::error::ErrorCode as WireCode;
@@ -95,21 +95,8 @@ fn place<'a>(owner: &'a str, user: &'a str) -> Place<'a> {
 }
 
 fn load(core: &Core, user: &str, owner: i64) -> CoreResult<Option<Stored>> {
-    let sealed: Option<Vec<u8>> = core.store.read(|c| {
-        Ok(c.query_row(
-            "SELECT body FROM paycode WHERE owner_tag = ?1",
-            [owner],
-            |r| r.get(0),
-        )
-        .optional()?)
-    })?;
-    let Some(sealed) = sealed else {
-        return Ok(None);
-    };
-    let owner_text = owner.to_string();
-    Ok(Some(
-        core.cipher.open_json(&place(&owner_text, user), &sealed)?,
-    ))
+    core.store
+        .read(|c| crate::store::owner_row(c, &core.cipher, "paycode", owner, user))
 }
 
 fn save(core: &Core, user: &str, owner: i64, stored: &Stored) -> CoreResult<()> {

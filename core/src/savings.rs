@@ -11,7 +11,7 @@
 //! `docs/savings-and-paycode.md`); the device never extrapolates a yield.
 
 use reqwest::Method;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
 use upay_protocol::api::savings::{
     SavingsBalance, SavingsMoveRequest, SavingsOverview, SavingsYield, SavingsYieldPage,
@@ -105,22 +105,8 @@ fn percent_text(rate: &str) -> String {
 }
 
 fn read_overview(core: &Core, user: &str, owner: i64) -> CoreResult<Option<CachedOverview>> {
-    let sealed: Option<Vec<u8>> = core.store.read(|c| {
-        Ok(c.query_row(
-            "SELECT body FROM savings_cache WHERE owner_tag = ?1",
-            [owner],
-            |r| r.get(0),
-        )
-        .optional()?)
-    })?;
-    let Some(sealed) = sealed else {
-        return Ok(None);
-    };
-    let owner_text = owner.to_string();
-    Ok(Some(
-        core.cipher
-            .open_json(&overview_place(&owner_text, user), &sealed)?,
-    ))
+    core.store
+        .read(|c| crate::store::owner_row(c, &core.cipher, "savings_cache", owner, user))
 }
 
 fn write_overview(
@@ -152,27 +138,16 @@ pub(crate) fn apply_move_answer(
     owner: i64,
     balance: &SavingsBalance,
 ) -> CoreResult<()> {
-    let owner_text = owner.to_string();
-    let sealed: Option<Vec<u8>> = tx
-        .query_row(
-            "SELECT body FROM savings_cache WHERE owner_tag = ?1",
-            [owner],
-            |r| r.get(0),
-        )
-        .optional()?;
     let now = now_ms();
-    let mut cached = match sealed {
-        Some(s) => core
-            .cipher
-            .open_json::<CachedOverview>(&overview_place(&owner_text, user), &s)?,
-        None => CachedOverview {
-            overview: SavingsOverview {
-                accounts: Vec::new(),
-                as_of: now,
-            },
-            fetched_at: now,
-        },
-    };
+    let mut cached =
+        crate::store::owner_row::<CachedOverview>(tx, &core.cipher, "savings_cache", owner, user)?
+            .unwrap_or(CachedOverview {
+                overview: SavingsOverview {
+                    accounts: Vec::new(),
+                    as_of: now,
+                },
+                fetched_at: now,
+            });
     match cached
         .overview
         .accounts

@@ -153,6 +153,27 @@ pub fn meta_set(tx: &Transaction<'_>, key: &str, value: &[u8]) -> rusqlite::Resu
     Ok(())
 }
 
+/// The sealed `body` of a one-row-per-user table keyed by `owner_tag` (`paycode`,
+/// `savings_cache`), opened with its place (`table`, `body`, the owner tag, the user).
+pub fn owner_row<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    cipher: &crate::crypto::Cipher,
+    table: &str,
+    owner: i64,
+    user: &str,
+) -> CoreResult<Option<T>> {
+    let sealed: Option<Vec<u8>> = conn
+        .prepare_cached(&format!("SELECT body FROM {table} WHERE owner_tag = ?1"))?
+        .query_row([owner], |r| r.get(0))
+        .optional()?;
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    let owner_text = owner.to_string();
+    let place = crate::crypto::Place::new(table, "body", &owner_text, user);
+    Ok(Some(cipher.open_json(&place, &sealed)?))
+}
+
 /// Empties the mirror tables and the cursor; the outbox and reminders stay.
 pub fn wipe_mirror(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     for table in MIRROR_TABLES {
