@@ -1,26 +1,20 @@
 //! Live chat events over the WebSocket (`…/socket?after_event_seq=N`), with reconnect and
-//! jittered backoff (0.5 s doubling, capped at 30 s), resuming after the last event applied on
+//! jittered backoff ([`crate::api::ws::reconnect_delay`]), resuming after the last event applied on
 //! the device. Every frame goes through [`crate::chat::apply_batch`], which applies stored
 //! events exactly once in `event_seq` order; a jump is filled from `GET …/events` before the
 //! frame is applied. A connection silent for 60 s (the server pings every 25 s) is dead.
 //! Each successful connect also sends the messages queued while offline.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use upay_protocol::api::support::ChatEvent;
 
+use crate::api::ws::Next;
 use crate::chat::{self, ChatConversationView, ChatMessageView};
 use crate::core::Core;
 
-/// A connection silent this long is dead.
-const SILENCE: Duration = Duration::from_secs(60);
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// Failed socket attempts in a row before long-polling.
 const FALLBACK_AFTER: u32 = 2;
 /// How long one long-poll waits for an event.
@@ -85,16 +79,6 @@ pub fn start(core: Arc<Core>, listener: Arc<dyn ChatListener>) -> Arc<ChatLive> 
     Arc::new(ChatLive { stop: tx, kick })
 }
 
-fn backoff(failures: u32) -> Duration {
-    let cap = BACKOFF_BASE
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(BACKOFF_CAP);
-    let mut b = [0u8; 4];
-    let _ = SystemRandom::new().fill(&mut b);
-    // In [cap/2, cap]: clients cut off together do not come back together.
-    cap.mul_f64(0.5 + f64::from(u32::from_be_bytes(b)) / f64::from(u32::MAX) / 2.0)
-}
-
 async fn run(
     core: Arc<Core>,
     listener: Arc<dyn ChatListener>,
@@ -139,7 +123,7 @@ async fn run(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(backoff(failures)) => {}
+            _ = tokio::time::sleep(crate::api::ws::reconnect_delay(failures)) => {}
             _ = stop.changed() => return,
         }
     }
@@ -210,29 +194,18 @@ async fn session(
         conversation: chat::conversation(core).ok().flatten(),
     });
     loop {
-        let frame = tokio::select! {
-            _ = stop.changed() => {
-                let _ = ws.close(None).await;
-                return Ended::Stopped;
-            }
-            _ = kick.notified() => {
-                let _ = ws.close(None).await;
-                return Ended::Kicked;
-            }
-            f = tokio::time::timeout(SILENCE, ws.next()) => f,
-        };
-        let text = match frame {
-            Ok(Some(Ok(Message::Text(t)))) => t,
-            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+        let text = match crate::api::ws::next_text(&mut ws, stop, kick).await {
+            Next::Text(t) => t,
+            Next::Stopped => return Ended::Stopped,
+            Next::Kicked => return Ended::Kicked,
+            Next::Dropped => {
                 return Ended::Dropped {
                     was_connected: true,
                 };
             }
-            // Pings are answered by the socket itself.
-            Ok(Some(Ok(_))) => continue,
         };
         // Unknown event kinds (added later) and malformed frames are ignored.
-        let Ok(event) = serde_json::from_str::<ChatEvent>(text.as_str()) else {
+        let Ok(event) = serde_json::from_str::<ChatEvent>(&text) else {
             continue;
         };
         match deliver(core, &c, &conv.id, event).await {

@@ -5,25 +5,19 @@
 //! event loses nothing (`resync` and every reconnect trigger a sync).
 //!
 //! The connection holds only a weak reference to the core between frames, reconnects with
-//! jittered backoff (0.5 s doubling, capped at 30 s), refreshes an expired access token, and
-//! treats 60 s of silence as a dead connection (the server pings every 25 s).
+//! jittered backoff ([`crate::api::ws::reconnect_delay`]), refreshes an expired access token,
+//! and treats 60 s of silence as a dead connection.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::{Notify, watch};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use upay_protocol::api::events::LiveEvent;
 
+use crate::api::ws::Next;
 use crate::core::Core;
 use crate::events::WalletEvent;
 use crate::model::Amount;
-
-const SILENCE: Duration = Duration::from_secs(60);
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
 
 /// The running live connection; [`LiveEvents::stop`] (or dropping it) ends it.
 #[derive(uniffi::Object)]
@@ -59,16 +53,6 @@ pub fn start(core: &Arc<Core>) -> Arc<LiveEvents> {
     Arc::new(LiveEvents { stop: tx, kick })
 }
 
-fn backoff(failures: u32) -> Duration {
-    let cap = BACKOFF_BASE
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(BACKOFF_CAP);
-    let mut b = [0u8; 4];
-    let _ = SystemRandom::new().fill(&mut b);
-    // In [cap/2, cap]: clients cut off together do not come back together.
-    cap.mul_f64(0.5 + f64::from(u32::from_be_bytes(b)) / f64::from(u32::MAX) / 2.0)
-}
-
 enum Ended {
     Stopped,
     Gone,
@@ -98,7 +82,7 @@ async fn run(core: Weak<Core>, mut stop: watch::Receiver<bool>, kick: Arc<Notify
                 tokio::select! {
                     _ = stop.changed() => return,
                     _ = kick.notified() => failures = 0,
-                    _ = tokio::time::sleep(backoff(failures)) => {}
+                    _ = tokio::time::sleep(crate::api::ws::reconnect_delay(failures)) => {}
                 }
             }
         }
@@ -142,33 +126,22 @@ async fn session(core: &Weak<Core>, stop: &mut watch::Receiver<bool>, kick: &Not
         c.wake.notify_one();
     }
     loop {
-        let frame = tokio::select! {
-            _ = stop.changed() => {
-                let _ = ws.close(None).await;
-                return Ended::Stopped;
-            }
-            _ = kick.notified() => {
-                let _ = ws.close(None).await;
-                return Ended::Kicked;
-            }
-            f = tokio::time::timeout(SILENCE, ws.next()) => f,
-        };
-        let text = match frame {
-            Ok(Some(Ok(Message::Text(t)))) => t,
-            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+        let text = match crate::api::ws::next_text(&mut ws, stop, kick).await {
+            Next::Text(t) => t,
+            Next::Stopped => return Ended::Stopped,
+            Next::Kicked => return Ended::Kicked,
+            Next::Dropped => {
                 return Ended::Dropped {
                     was_connected: true,
                 };
             }
-            // Pings are answered by the socket itself.
-            Ok(Some(Ok(_))) => continue,
         };
         let Some(c) = core.upgrade() else {
             let _ = ws.close(None).await;
             return Ended::Gone;
         };
         // Unknown event kinds (added later) and malformed frames are ignored.
-        if let Ok(event) = serde_json::from_str::<LiveEvent>(text.as_str()) {
+        if let Ok(event) = serde_json::from_str::<LiveEvent>(&text) {
             deliver(&c, event);
         }
     }

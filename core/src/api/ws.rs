@@ -2,14 +2,18 @@
 //! extra CA and certificate pins as [`super::http`], the bearer token and the app's language.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures_util::StreamExt;
+use ring::rand::{SecureRandom, SystemRandom};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::UrlError;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::core::Core;
 
@@ -58,4 +62,55 @@ pub async fn connect(core: &Core, path_and_query: &str, token: &str) -> Result<S
     }
     let (ws, _) = tokio_tungstenite::client_async(req, stream).await?;
     Ok(ws)
+}
+
+/// A connection silent this long is dead (the server pings every 25 s).
+pub const SILENCE: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// The wait before reconnect attempt number `failures` (1, 2, …): 0.5 s doubling, capped at
+/// 30 s, jittered into [cap/2, cap] so clients cut off together do not come back together.
+pub fn reconnect_delay(failures: u32) -> Duration {
+    let cap = BACKOFF_BASE
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(BACKOFF_CAP);
+    let mut b = [0u8; 4];
+    let _ = SystemRandom::new().fill(&mut b);
+    cap.mul_f64(0.5 + f64::from(u32::from_be_bytes(b)) / f64::from(u32::MAX) / 2.0)
+}
+
+/// What waiting for the next frame of a live connection gave.
+pub enum Next {
+    Text(String),
+    /// The owner asked to stop (the socket was closed politely).
+    Stopped,
+    /// The owner asked for a fresh connection (the socket was closed politely).
+    Kicked,
+    /// Closed by the server, broken, or silent for [`SILENCE`].
+    Dropped,
+}
+
+/// The next text frame; pings are answered by the socket itself and other frames skipped.
+pub async fn next_text(ws: &mut Socket, stop: &mut watch::Receiver<bool>, kick: &Notify) -> Next {
+    loop {
+        let frame = tokio::select! {
+            _ = stop.changed() => {
+                let _ = ws.close(None).await;
+                return Next::Stopped;
+            }
+            _ = kick.notified() => {
+                let _ = ws.close(None).await;
+                return Next::Kicked;
+            }
+            f = tokio::time::timeout(SILENCE, ws.next()) => f,
+        };
+        match frame {
+            Ok(Some(Ok(Message::Text(t)))) => return Next::Text(t.as_str().to_owned()),
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                return Next::Dropped;
+            }
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
 }
