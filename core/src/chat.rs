@@ -43,7 +43,7 @@ pub use crate::chat_tickets::{
     ChatTicketStatus, ChatTicketTeam, ChatTicketView, comment_ticket, create_ticket, tickets,
 };
 use crate::chat_tickets::{save_ticket, ticket_of, ticket_status_view, ticket_view};
-use crate::core::Core;
+use crate::core::{Core, net};
 use crate::crypto::Place;
 use crate::error::{CoreError, CoreResult, ErrorCode};
 use crate::model::now_ms;
@@ -273,10 +273,6 @@ fn new_client_msg_id() -> CoreResult<String> {
         .fill(&mut b)
         .map_err(|_| CoreError::client(ErrorCode::Storage))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
-}
-
-pub(crate) fn net(core: &Core) -> impl Fn(NetError) -> CoreError + '_ {
-    move |e| e.into_core(core.zh())
 }
 
 pub(crate) struct Ctx {

@@ -10,8 +10,8 @@ use reqwest::Method;
 use rusqlite::{OptionalExtension, Transaction, params};
 use upay_protocol::api::support::{CreateTicket, Ticket, TicketComment, TicketStatus, TicketTeam};
 
-use crate::chat::{Ctx, authed, ctx, net, require_current};
-use crate::core::Core;
+use crate::chat::{Ctx, authed, ctx, require_current};
+use crate::core::{Core, net};
 use crate::crypto::Place;
 use crate::error::{CoreError, CoreResult, ErrorCode};
 

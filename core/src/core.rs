@@ -546,6 +546,12 @@ impl Drop for Core {
     }
 }
 
+/// Maps a transport or server failure to the public error in the client's language (for
+/// `map_err`).
+pub(crate) fn net(core: &Core) -> impl Fn(NetError) -> CoreError + '_ {
+    move |e| e.into_core(core.zh())
+}
+
 pub fn unauthorized() -> NetError {
     NetError::Problem {
         problem: Box::new(Problem::new(WireCode::Unauthorized, false)),

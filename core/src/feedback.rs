@@ -22,8 +22,8 @@ use upay_protocol::api::engage::{
     SurveyResponse,
 };
 
-use crate::chat::{Ctx, code_of, ctx, is_permanent, net};
-use crate::core::Core;
+use crate::chat::{Ctx, code_of, ctx, is_permanent};
+use crate::core::{Core, net};
 use crate::crypto::Place;
 use crate::error::{CoreError, CoreResult, ErrorCode};
 use crate::model::now_ms;

@@ -19,7 +19,7 @@ use upay_protocol::qr::{QrPayload, is_account_id};
 use upay_protocol::sca::ScaPayload;
 
 use crate::api::{NetError, decode, query_value};
-use crate::core::Core;
+use crate::core::{Core, net};
 use crate::error::{CoreError, CoreResult, ErrorCode};
 use crate::events::WalletEvent;
 use crate::model::{
@@ -122,10 +122,6 @@ pub(crate) fn random_id(prefix: &str) -> String {
     SystemRandom::new().fill(&mut b).expect("system randomness");
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("{prefix}{hex}")
-}
-
-fn net(core: &Core) -> impl Fn(NetError) -> CoreError + '_ {
-    move |e| e.into_core(core.zh())
 }
 
 fn code_from_text(text: &str) -> ErrorCode {

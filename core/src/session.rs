@@ -15,9 +15,9 @@ use upay_protocol::api::auth::{
 use upay_protocol::api::money::SigningKeyRequest;
 use zeroize::Zeroizing;
 
-use crate::api::{NetError, decode};
+use crate::api::decode;
 use crate::config::DevicePlatform;
-use crate::core::{Core, StoredSession};
+use crate::core::{Core, StoredSession, net};
 use crate::error::{CoreError, CoreResult, ErrorCode};
 use crate::events::WalletEvent;
 
@@ -96,10 +96,6 @@ fn device(core: &Core) -> DeviceInfo {
             DevicePlatform::Other => Platform::Other,
         },
     }
-}
-
-fn net(core: &Core) -> impl Fn(NetError) -> CoreError + '_ {
-    move |e| e.into_core(core.zh())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Option<Vec<u8>> {
