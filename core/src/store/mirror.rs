@@ -3,8 +3,6 @@
 //! tags) and everything else (counterparty, merchant, note, FX detail, hold, failure) in one
 //! envelope bound to the row and the user.
 
-use std::collections::HashMap;
-
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 use upay_protocol::api::money as wire;
@@ -61,7 +59,7 @@ pub struct Ingest<'a> {
     user: &'a str,
     offset_ms: i64,
     /// Memo of tags by `domain \0 token`.
-    tags: HashMap<String, i64>,
+    tags: search::Memo<String, i64>,
     nonces: Nonces,
     body: Vec<u8>,
     sealed: Vec<u8>,
@@ -70,7 +68,7 @@ pub struct Ingest<'a> {
 }
 
 fn memo_tag(
-    tags: &mut HashMap<String, i64>,
+    tags: &mut search::Memo<String, i64>,
     key: &mut String,
     cipher: &Cipher,
     domain: &str,
@@ -96,7 +94,7 @@ impl<'a> Ingest<'a> {
             cipher,
             user,
             offset_ms,
-            tags: HashMap::new(),
+            tags: search::Memo::default(),
             nonces: Nonces::default(),
             body: Vec::with_capacity(512),
             sealed: Vec::with_capacity(512),
