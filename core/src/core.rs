@@ -154,6 +154,24 @@ fn reset_key(store: &Store, keystore: &dyn KeyStore, lost: bool) -> CoreResult<(
                  WHERE state = 'queued'",
                 [now],
             )?;
+            // Support content is the server's (history and tickets are fetched again); what
+            // was sealed here cannot be read any more. Unsent feedback fails like unsent
+            // payments (kept, never dropped); unsent chat text is unreadable and goes with the
+            // conversation cache (one that was mid-send is on the server and comes back).
+            for table in [
+                "chat_messages",
+                "chat_state",
+                "chat_tickets",
+                "screenshots",
+                "feedback_cache",
+            ] {
+                tx.execute(&format!("DELETE FROM {table}"), [])?;
+            }
+            tx.execute(
+                "UPDATE feedback_outbox SET state = 'failed_permanent', error_code = 'key_lost'
+                 WHERE state IN ('pending', 'sending', 'failed_retryable')",
+                [],
+            )?;
         }
         meta_set(tx, "wrapped_key", &wrapped)?;
         meta_set(tx, "key_id", &key.id().to_be_bytes())?;

@@ -168,6 +168,14 @@ async fn a_lost_key_resets_the_cache_fails_queued_items_and_resyncs() {
     assert!(synced > 0);
     assert!(!client.key_was_reset());
 
+    // A chat message that reached the server.
+    client.chat().open().await.unwrap();
+    client
+        .chat()
+        .send_text("reset-1 chat line".into())
+        .await
+        .unwrap();
+
     // A transfer queued offline: it never reached the server.
     mock.stop().await;
     let out = client
@@ -182,6 +190,15 @@ async fn a_lost_key_resets_the_cache_fails_queued_items_and_resyncs() {
         .await
         .unwrap();
     assert!(matches!(out, PaymentOutcome::Queued { .. }), "{out:?}");
+    client
+        .feedback()
+        .submit(
+            upay_core::feedback::FeedbackCategory::Other,
+            "reset-1 feedback written offline".into(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
     drop(client);
 
     // The platform key is gone (reinstall, biometrics reset): another key store.
@@ -212,6 +229,18 @@ async fn a_lost_key_resets_the_cache_fails_queued_items_and_resyncs() {
         count(p, "SELECT count(*) FROM outbox WHERE state = 'queued'"),
         0
     );
+    // The support caches could not be read any more: wiped (fetched again); the unsent
+    // feedback failed visibly, like the payment.
+    assert_eq!(count(p, "SELECT count(*) FROM chat_messages"), 0);
+    assert_eq!(count(p, "SELECT count(*) FROM chat_state"), 0);
+    assert_eq!(
+        count(
+            p,
+            "SELECT count(*) FROM feedback_outbox
+             WHERE state = 'failed_permanent' AND error_code = 'key_lost'"
+        ),
+        1
+    );
 
     // Back online: sign in again and the mirror refills; search works on the new key.
     mock.restart().await;
@@ -230,6 +259,13 @@ async fn a_lost_key_resets_the_cache_fails_queued_items_and_resyncs() {
         )
         .unwrap();
     assert!(!found.items.is_empty());
+    // The conversation comes back from the server, with the line sent before the reset.
+    client.chat().open().await.unwrap();
+    let lines = client.chat().messages(50).unwrap();
+    assert!(
+        lines.iter().any(|m| m.text == "reset-1 chat line"),
+        "chat history fetched again"
+    );
     drop(client);
 
     // The new key opens the cache from now on: no second reset.
