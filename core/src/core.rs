@@ -68,6 +68,9 @@ pub struct Core {
     last_activity: Mutex<Instant>,
     locked: AtomicBool,
     pub offline: AtomicBool,
+    /// The app reported the network back or came to the foreground: the worker also sends the
+    /// chat and feedback queues on its next round.
+    pub flush_support: AtomicBool,
     /// Set when opening found the key lost and started the cache again.
     pub key_was_reset: bool,
     /// The ticket of a login waiting for its SMS code; memory only.
@@ -235,6 +238,7 @@ impl Core {
             last_activity: Mutex::new(Instant::now()),
             locked: AtomicBool::new(false),
             offline: AtomicBool::new(false),
+            flush_support: AtomicBool::new(false),
             key_was_reset,
             login_ticket: Mutex::new(None),
             help: crate::help::HelpCache::default(),

@@ -187,6 +187,9 @@ impl WalletClient {
     /// The app came to the foreground (`true`) or went to the background.
     pub fn set_foreground(&self, foreground: bool) {
         if foreground {
+            self.core
+                .flush_support
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             self.core.wake.notify_one();
         }
     }
@@ -194,6 +197,9 @@ impl WalletClient {
     /// The platform reports connectivity changes; regaining it resumes the outbox at once.
     pub fn network_changed(&self, available: bool) {
         if available {
+            self.core
+                .flush_support
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             self.core.wake.notify_one();
         }
     }

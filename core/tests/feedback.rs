@@ -243,3 +243,79 @@ async fn a_survey_is_answered_once_per_cycle() {
         upay_core::ErrorCode::SurveyAlreadyAnswered
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_and_feedback_written_offline_go_when_the_app_reports_the_network_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mock = Mock::start_with(Some(dir.path().join("mock.db")), None).await;
+    let client = open_client(&mock.base, dir.path(), "device-resume-support");
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    let conv = chat.open().await.unwrap();
+
+    mock.stop().await;
+    for i in 0..3 {
+        let echo = chat.send_text(format!("resume line {i}")).await.unwrap();
+        assert_eq!(echo.seq, None);
+    }
+    client
+        .feedback()
+        .submit(
+            FeedbackCategory::Other,
+            "written on the train".into(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+
+    // No flush call: the platform says the network is back, the core sends both queues.
+    mock.restart().await;
+    client.network_changed(true);
+    eventually(
+        "the chat queue is sent",
+        std::time::Duration::from_secs(20),
+        || {
+            chat.messages(50)
+                .unwrap()
+                .iter()
+                .filter(|m| m.text.starts_with("resume line"))
+                .all(|m| m.seq.is_some())
+        },
+    )
+    .await;
+    let fb = client.feedback();
+    eventually(
+        "the feedback is filed",
+        std::time::Duration::from_secs(20),
+        || {
+            fb.list()
+                .unwrap()
+                .iter()
+                .all(|f| f.send_state == FeedbackSendState::Sent)
+        },
+    )
+    .await;
+    let token = mock.raw_login(ZHANG, "resume-checker").await;
+    let lines: Value = mock
+        .http
+        .get(format!(
+            "{}/v1/support/conversations/{}/messages?after_seq=0&limit=200",
+            mock.base, conv.id
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = lines["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .filter(|t| t.starts_with("resume line"))
+        .collect();
+    assert_eq!(texts, ["resume line 0", "resume line 1", "resume line 2"]);
+    assert_eq!(server_feedback(&mock).await.len(), 1);
+}

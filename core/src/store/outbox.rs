@@ -125,6 +125,16 @@ pub fn due(conn: &Connection, owner: i64, now: i64) -> rusqlite::Result<Vec<Outb
     stmt.query_map(params![owner, now], row)?.collect()
 }
 
+/// Makes every waiting item of `owner` due now (the app reported the network back): nothing
+/// of a `queued` item reached the server, and an `unknown` one is retried with its key.
+pub fn retry_now(tx: &Transaction<'_>, owner: i64) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE outbox SET next_attempt_at = 0
+         WHERE owner_tag = ?1 AND state IN ('queued', 'unknown') AND next_attempt_at > 0",
+        [owner],
+    )
+}
+
 /// When the next waiting item becomes due, if any.
 pub fn next_due_at(conn: &Connection, owner: i64) -> rusqlite::Result<Option<i64>> {
     conn.query_row(

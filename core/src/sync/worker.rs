@@ -1,6 +1,7 @@
 //! The background worker: resumes the outbox and syncs without the app asking, when the
 //! network comes back (a request succeeded after failures, or the app reported connectivity),
-//! when the app comes to the foreground, and when the next retry of an item is due. Between
+//! when the app comes to the foreground, and when the next retry of an item is due. On the
+//! app's network and foreground signals it also sends the chat and feedback queues. Between
 //! rounds it holds only a weak reference and the wake-up signal, so dropping the client closes
 //! the cache at once (the core's `Drop` wakes the worker, which then ends).
 
@@ -35,14 +36,35 @@ async fn run(weak: Weak<Core>) {
         if core.auth().is_none() {
             continue;
         }
+        // The app's own signal (network back, foreground) is worth trying at once, even when
+        // the last request failed and items wait for their next retry.
+        let signalled = core.flush_support.swap(false, Ordering::Relaxed);
+        if signalled
+            && let Some(auth) = core.auth()
+            && let Err(e) = core
+                .store
+                .write(|tx| Ok(outbox::retry_now(tx, auth.user_tag)?))
+        {
+            tracing::debug!(code = ?e.code(), "outbox retry schedule not reset");
+        }
         match crate::sync::push::flush(&core).await {
             Ok(_) => {}
             Err(e) => tracing::debug!(code = ?e.code(), "outbox flush failed"),
         }
-        if !core.offline.load(Ordering::Relaxed)
+        if (signalled || !core.offline.load(Ordering::Relaxed))
             && let Err(e) = crate::sync::pull::sync_now(&core).await
         {
             tracing::debug!(code = ?e.code(), "background sync failed");
+        }
+        // Support messages and feedback written offline go out on the same signal (each queue
+        // keeps its order and stops at the first network failure).
+        if signalled {
+            if let Err(e) = crate::chat::flush(&core).await {
+                tracing::debug!(code = ?e.code(), "chat queue flush failed");
+            }
+            if let Err(e) = crate::feedback::flush(&core).await {
+                tracing::debug!(code = ?e.code(), "feedback queue flush failed");
+            }
         }
     }
 }
