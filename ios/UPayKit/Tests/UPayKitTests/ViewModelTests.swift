@@ -95,4 +95,35 @@ final class ViewModelTests: XCTestCase {
         while !model.endReached { await model.loadMore() }
         XCTAssertTrue(model.items.allSatisfy { abs($0.amount.minor) >= 40_000 })
     }
+
+    func testThePaycodeModelShowsCodesAnnouncesAChargeAndTurnsOff() async throws {
+        let user = try await Mock.newUser(cnyMinor: 300_00)
+        let w = try TestWallet()
+        try await w.signIn(user)
+        let live = w.client.startLiveEvents()
+        defer { live.stop() }
+        let model = PaycodeModel(client: w.client)
+        model.start()
+        defer { model.stop() }
+        try await until("the cached state") { model.info != nil }
+        XCTAssertEqual(model.info?.enabled, false)
+        XCTAssertNil(model.code)
+
+        await model.enable()
+        try await until("a code") { model.code != nil }
+        let code = try XCTUnwrap(model.code).code
+        XCTAssertEqual(code.count, 18)
+
+        let (status, failure) = try await Mock.redeemPaymentCode(code, cnyMinor: 12_80, idempotencyKey: "sw-vm-\(w.config.deviceId)")
+        XCTAssertEqual(status, 201, failure ?? "")
+        try await until("the charge is announced") { model.lastCharge != nil }
+        XCTAssertEqual(model.lastCharge?.amount.minor, 12_80)
+        XCTAssertEqual(model.lastCharge?.merchantName, "全家便利店")
+        XCTAssertEqual(model.info?.remainingToday?.minor, 2_000_00 - 12_80)
+
+        await model.disable()
+        XCTAssertEqual(model.info?.enabled, false)
+        XCTAssertNil(model.code)
+        XCTAssertFalse(model.busy)
+    }
 }

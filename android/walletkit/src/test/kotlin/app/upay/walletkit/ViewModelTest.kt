@@ -125,4 +125,36 @@ class ViewModelTest {
             assertTrue(filtered.items.all { kotlin.math.abs(it.amount.minor) >= 40_000 })
         }
     }
+
+    @Test
+    fun `the payment-code state holder shows codes, announces a charge and turns off`() = coroutineTest {
+        val user = Mock.newUser(cnyMinor = 300_00)
+        TestWallet().use { w ->
+            w.signIn(user)
+            val live = w.client.startLiveEvents()
+            PaycodeViewModel(w.client, scope).use { vm ->
+                val off = vm.state.awaitState { it.info != null }
+                assertEquals(false, off.info!!.enabled)
+                assertEquals(null, off.code)
+
+                vm.enable()
+                val on = vm.state.awaitState { it.code != null }
+                val code = on.code!!.code
+                assertEquals(18, code.length)
+
+                val (status, body) = Mock.redeemPaymentCode(code, 12_80, "kt-vm-${w.deviceId}")
+                assertEquals(201, status, body)
+                val charged = vm.state.awaitState { it.lastCharge != null }
+                assertEquals(12_80L, charged.lastCharge!!.amount.minor)
+                assertEquals("全家便利店", charged.lastCharge!!.merchantName)
+                assertEquals(2_000_00L - 12_80, charged.info!!.remainingToday!!.minor)
+
+                vm.disable()
+                val disabled = vm.state.awaitState { !it.busy && it.info?.enabled == false }
+                assertEquals(null, disabled.code)
+            }
+            live.stop()
+            live.close()
+        }
+    }
 }
