@@ -7,6 +7,10 @@
 //! Everything random comes from one seed (printed; `UPAY_CHAOS_SEED` replays it). The size is
 //! `UPAY_CHAOS_TRANSFERS` (default 2,000) over `UPAY_CHAOS_DEVICES` (default 8) devices.
 //! Which request meets which fault depends on timing; the assertions hold for every timing.
+//! `UPAY_CHAOS_HOLD_PERCENT` (default 2) is the share of transfers held for risk review.
+//!
+//! `a_late_answer_does_not_undo_a_settlement_learned_by_sync` is a race the run found, made
+//! deterministic; it is ignored until the core is fixed (`docs/offline-sync.md`).
 
 mod common;
 mod fault_proxy;
@@ -260,6 +264,36 @@ async fn post_rules(mock: &Mock, rng: &mut Rng) {
     }
 }
 
+/// An open item with what the raw row says about its next try, for a failure message.
+fn describe(client: &WalletClient, item: &upay_core::model::OutboxItem) -> String {
+    let row = client
+        .core()
+        .store
+        .read(|c| Ok(upay_core::store::outbox::get(c, &item.id)?))
+        .unwrap()
+        .expect("row");
+    let now = upay_core::model::now_ms();
+    let cached = row.transaction_id.as_ref().and_then(|id| {
+        client
+            .history()
+            .get(id.clone())
+            .unwrap()
+            .map(|t| format!("{:?}, updated {} ms ago", t.status, now - t.updated_at))
+    });
+    format!(
+        "{} {:?} attempts {} code {:?} txn {:?} (cached: {cached:?}) reconciled {} next try in {} \
+         ms, item updated {} ms ago",
+        item.note.as_deref().unwrap_or_default(),
+        item.state,
+        item.attempts,
+        row.error_code,
+        row.transaction_id,
+        row.reconciled,
+        row.next_attempt_at - now,
+        now - row.updated_at
+    )
+}
+
 fn is_final(state: OutboxState) -> bool {
     matches!(
         state,
@@ -284,7 +318,7 @@ async fn devices_transfer_through_faults_and_converge_to_the_server() {
         Config {
             seed,
             mix: Mix::chaos(),
-            hold_percent: 2,
+            hold_percent: env_u64("UPAY_CHAOS_HOLD_PERCENT", 2),
         },
     )
     .await;
@@ -442,15 +476,12 @@ async fn devices_transfer_through_faults_and_converge_to_the_server() {
         }
         let open: Vec<String> = devices
             .iter()
-            .flat_map(|d| full_outbox(&d.client))
-            .filter(|i| !is_final(i.state))
-            .map(|i| {
-                format!(
-                    "{} {:?} attempts {}",
-                    i.note.unwrap_or_default(),
-                    i.state,
-                    i.attempts
-                )
+            .flat_map(|d| {
+                full_outbox(&d.client)
+                    .into_iter()
+                    .filter(|i| !is_final(i.state))
+                    .map(|i| describe(&d.client, &i))
+                    .collect::<Vec<_>>()
             })
             .collect();
         let held = mock
@@ -463,7 +494,9 @@ async fn devices_transfer_through_faults_and_converge_to_the_server() {
         }
         assert!(
             Instant::now() < deadline,
-            "items still open 120 s after the network healed: {open:?}"
+            "items still open 120 s after the network healed: {open:?} (an `Accepted` item whose \
+             cached transaction is final is the known late-answer bug: see \
+             a_late_answer_does_not_undo_a_settlement_learned_by_sync)"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -608,5 +641,99 @@ async fn devices_transfer_through_faults_and_converge_to_the_server() {
          total {:?}",
         server.iter().map(Vec::len).sum::<usize>(),
         started.elapsed()
+    );
+}
+
+/// The race the chaos run found, made deterministic: a held payment's answer reaches the device
+/// late (the hold look-up after it is slow); meanwhile the hold is released and a sync settles
+/// the item. The late answer ("pending") must not take the item back to `accepted`: the
+/// transaction will not change again, so nothing would ever settle it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "core bug: send_item records a late answer over the state a sync set meanwhile \
+            (sync/push.rs); fails until fixed"]
+async fn a_late_answer_does_not_undo_a_settlement_learned_by_sync() {
+    let mock = Mock::start().await;
+    let proxy = Proxy::start(
+        mock.addr,
+        Config {
+            seed: 1,
+            mix: Mix::none(),
+            hold_percent: 100,
+        },
+    )
+    .await;
+    let _payer = seed_user(&mock, "13700040001", "Race Payer", START_CNY).await;
+    let payee = seed_user(&mock, "13700040002", "Race Payee", START_CNY).await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = open_client(&proxy.base(), dir.path(), "race-device-1");
+    sign_in(&client, &mock, "13700040001").await;
+    let p = client.payments();
+    // A first payment (confirmed, not held) so the next one needs no confirmation.
+    let out = p
+        .transfer(to(&payee), Some(cny(100)), Some("race setup".into()))
+        .await
+        .unwrap();
+    let PaymentOutcome::ConfirmationRequired { item, .. } = out else {
+        panic!("{out:?}")
+    };
+    p.confirm_payment(item.id, "Confirm".into()).await.unwrap();
+
+    // Transfers are now held for review; the hold look-up that follows the answer is slow.
+    let hold_ids = || async {
+        mock.control(reqwest::Method::GET, "/__mock/risk/holds", None)
+            .await["holds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_owned())
+            .collect::<BTreeSet<String>>()
+    };
+    // The demo data has holds of its own.
+    let before = hold_ids().await;
+    proxy.set_faults(true);
+    mock.fault(
+        Some("/v1/risk/holds"),
+        json!({"kind": "latency", "ms": 1500}),
+        Some(1),
+    )
+    .await;
+    let sender = client.clone();
+    let payee_id = payee.clone();
+    let send = tokio::spawn(async move {
+        sender
+            .payments()
+            .transfer(to(&payee_id), Some(cny(300)), Some("race held".into()))
+            .await
+    });
+    let hold = loop {
+        if let Some(id) = hold_ids().await.difference(&before).next() {
+            break id.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    mock.control(
+        reqwest::Method::POST,
+        &format!("/__mock/risk/holds/{hold}/release"),
+        None,
+    )
+    .await;
+    client.sync().sync_now().await.unwrap();
+    let item = |c: &WalletClient| {
+        full_outbox(c)
+            .into_iter()
+            .find(|i| i.note.as_deref() == Some("race held"))
+            .unwrap()
+    };
+    let state = |c: &WalletClient| item(c).state;
+    assert_eq!(state(&client), OutboxState::Settled, "the sync settled it");
+    let out = send.await.unwrap().unwrap();
+    assert!(matches!(out, PaymentOutcome::Held { .. }), "{out:?}");
+    client.sync().sync_now().await.unwrap();
+    let after = item(&client);
+    assert_eq!(
+        after.state,
+        OutboxState::Settled,
+        "the late answer took the settled item back: {}",
+        describe(&client, &after)
     );
 }

@@ -100,6 +100,11 @@ impl Mix {
         Mix([75, 5, 3, 3, 3, 2, 3, 2, 2, 2])
     }
 
+    /// No faults (transfers still carry the risk scenario).
+    pub fn none() -> Mix {
+        Mix([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
     /// Only delays, on half the requests: widens the window in which a process dies mid-request.
     pub fn slow() -> Mix {
         Mix([50, 50, 0, 0, 0, 0, 0, 0, 0, 0])
