@@ -53,8 +53,11 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// Applies transactions to the mirror in the caller's transaction: upserts rows (a newer
 /// `change_seq` wins). Postings are added afterwards by [`search::Indexer`] for the rows
 /// [`Ingest::add`] reports as new. Exact-match tags are memoised per batch (names and merchants
-/// repeat a lot within a page); nonces and buffers are reused across the batch.
-pub struct Ingest<'a> {
+/// repeat a lot within a page); nonces, buffers and the two statements are reused across the
+/// batch (`prepare_cached` per row hashed the statement's text twice per row).
+pub struct Ingest<'a, 'c> {
+    insert: Option<CachedStatement<'c>>,
+    update: Option<CachedStatement<'c>>,
     cipher: &'a Cipher,
     user: &'a str,
     offset_ms: i64,
@@ -88,9 +91,11 @@ fn memo_tag(
     t
 }
 
-impl<'a> Ingest<'a> {
-    pub fn new(cipher: &'a Cipher, user: &'a str, offset_ms: i64) -> Ingest<'a> {
+impl<'a, 'c> Ingest<'a, 'c> {
+    pub fn new(cipher: &'a Cipher, user: &'a str, offset_ms: i64) -> Ingest<'a, 'c> {
         Ingest {
+            insert: None,
+            update: None,
             cipher,
             user,
             offset_ms,
@@ -104,7 +109,11 @@ impl<'a> Ingest<'a> {
     }
 
     /// Upserts one transaction; returns its rowid when the row is new (and needs postings).
-    pub fn add(&mut self, tx: &Transaction<'_>, t: &wire::Transaction) -> CoreResult<Option<i64>> {
+    pub fn add(
+        &mut self,
+        tx: &'c Transaction<'_>,
+        t: &wire::Transaction,
+    ) -> CoreResult<Option<i64>> {
         txbody::write(t, &mut self.body);
         let sealed = self.cipher.seal_into(
             &mut self.nonces,
@@ -113,8 +122,9 @@ impl<'a> Ingest<'a> {
             &mut self.aad,
             &mut self.sealed,
         );
-        // The plaintext body held names and notes: clear the reused buffer.
-        zeroize::Zeroize::zeroize(&mut self.body);
+        // The plaintext body held names and notes: clear what this row wrote. Every row writes
+        // from the start of the buffer, so its spare capacity never holds an unwiped body.
+        zeroize::Zeroize::zeroize(self.body.as_mut_slice());
         sealed?;
         let (memo, key, cipher) = (&mut self.tags, &mut self.key, self.cipher);
         let cp_tag = t
@@ -126,12 +136,15 @@ impl<'a> Ingest<'a> {
             .as_ref()
             .map(|m| memo_tag(memo, key, cipher, MERCHANT_DOMAIN, &[&m.merchant_id]));
         let month = month_of(t.created_at, self.offset_ms);
-        let mut insert: CachedStatement<'_> = tx.prepare_cached(
-            "INSERT INTO transactions (id, change_seq, kind, status, category, currency, amount,
-                 fee, created_at, updated_at, month, cp_tag, merchant_tag, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-             ON CONFLICT(id) DO NOTHING",
-        )?;
+        let insert = match &mut self.insert {
+            Some(s) => s,
+            None => self.insert.insert(tx.prepare_cached(
+                "INSERT INTO transactions (id, change_seq, kind, status, category, currency,
+                     amount, fee, created_at, updated_at, month, cp_tag, merchant_tag, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT(id) DO NOTHING",
+            )?),
+        };
         let inserted = insert.execute(params![
             t.id,
             t.change_seq,
@@ -151,11 +164,14 @@ impl<'a> Ingest<'a> {
         if inserted == 1 {
             return Ok(Some(tx.last_insert_rowid()));
         }
-        let mut update = tx.prepare_cached(
-            "UPDATE transactions SET change_seq = ?2, status = ?3, category = ?4,
-                 amount = ?5, fee = ?6, updated_at = ?7, body = ?8
-             WHERE id = ?1 AND change_seq <= ?2",
-        )?;
+        let update = match &mut self.update {
+            Some(s) => s,
+            None => self.update.insert(tx.prepare_cached(
+                "UPDATE transactions SET change_seq = ?2, status = ?3, category = ?4,
+                     amount = ?5, fee = ?6, updated_at = ?7, body = ?8
+                 WHERE id = ?1 AND change_seq <= ?2",
+            )?),
+        };
         update.execute(params![
             t.id,
             t.change_seq,
