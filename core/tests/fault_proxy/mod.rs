@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 /// SplitMix64: small, fast, and the same sequence everywhere for a seed.
@@ -150,6 +150,8 @@ pub struct Proxy {
     pub addr: SocketAddr,
     inner: Arc<Inner>,
     accept: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The port while offline: bound, not listening.
+    parked: std::sync::Mutex<Option<TcpSocket>>,
 }
 
 impl Proxy {
@@ -169,6 +171,7 @@ impl Proxy {
             addr,
             inner,
             accept: std::sync::Mutex::new(Some(task)),
+            parked: std::sync::Mutex::new(None),
         }
     }
 
@@ -180,34 +183,26 @@ impl Proxy {
         self.inner.faults_on.store(on, Ordering::SeqCst);
     }
 
-    /// Stops listening: new connections are refused, as on a phone without network.
-    pub fn go_offline(&self) {
-        if let Some(task) = self.accept.lock().unwrap().take() {
-            task.abort();
-        }
+    /// Stops listening: new connections are refused, as on a phone without network. The port
+    /// stays bound (not listening), so nothing else can take it before [`Proxy::go_online`].
+    pub async fn go_offline(&self) {
+        let Some(task) = self.accept.lock().unwrap().take() else {
+            return;
+        };
+        task.abort();
+        let _ = task.await;
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(self.addr).expect("the proxy keeps its port");
+        *self.parked.lock().unwrap() = Some(socket);
     }
 
     /// Listens again on the same port.
     pub async fn go_online(&self) {
-        if self.accept.lock().unwrap().is_some() {
+        let Some(socket) = self.parked.lock().unwrap().take() else {
             return;
-        }
-        let mut tries = 0;
-        let listener = loop {
-            // The aborted accept task drops its listener a moment later.
-            match TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) => {
-                    tries += 1;
-                    assert!(
-                        tries < 100,
-                        "proxy cannot listen again on {}: {e}",
-                        self.addr
-                    );
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
         };
+        let listener = socket.listen(1024).expect("listen");
         let task = tokio::spawn(accept_loop(listener, self.inner.clone()));
         *self.accept.lock().unwrap() = Some(task);
     }
@@ -242,7 +237,9 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.go_offline();
+        if let Some(task) = self.accept.lock().unwrap().take() {
+            task.abort();
+        }
     }
 }
 
