@@ -111,13 +111,16 @@ async fn device_loop(
     seed: u64,
     run: Arc<Run>,
 ) -> (Vec<Made>, Tally) {
+    // Payees and amounts from one stream, burst sizes from another: what a device pays does
+    // not depend on when the offline spells come.
     let mut rng = Rng::stream(seed, 1_000 + n as u64);
+    let mut bursts = Rng::stream(seed, 2_000 + n as u64);
     let mut made = Vec::new();
     let mut tally = Tally::default();
     let mut burst_left: Option<u64> = None;
     for i in 0..count {
         if run.offline.load(Ordering::SeqCst) {
-            let left = burst_left.get_or_insert_with(|| rng.range(3, 12));
+            let left = burst_left.get_or_insert_with(|| bursts.range(3, 12));
             if *left == 0 {
                 run.offline_done.fetch_add(1, Ordering::SeqCst);
                 while run.offline.load(Ordering::SeqCst) {

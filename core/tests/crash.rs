@@ -259,8 +259,13 @@ async fn a_client_killed_at_random_points_loses_nothing_and_pays_nothing_twice()
         };
         assert!(matches!(out, PaymentOutcome::Completed { .. }), "{out:?}");
         client.sync().sync_now().await.unwrap();
-        // Let the worker's round (woken by the payment) end before the client goes.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(p);
+        // The worker's round (woken by the payment) holds the core: let it end, so the cache is
+        // closed before a child opens it.
+        eventually("the worker is idle", Duration::from_secs(20), || {
+            std::sync::Arc::strong_count(client.core()) == 1
+        })
+        .await;
     }
     // History for the first child's sync to chew on (net zero for the balance).
     let seed_history = |n: u64| {
