@@ -9,9 +9,9 @@
 //! Which request meets which fault depends on timing; the assertions hold for every timing.
 //! `UPAY_CHAOS_HOLD_PERCENT` sets the share of transfers held for risk review.
 //!
-//! With holds the run found a race in the core, made deterministic in
-//! `a_late_answer_does_not_undo_a_settlement_learned_by_sync`; that test and the run with holds
-//! are ignored until the core is fixed (`docs/offline-sync.md`).
+//! With holds the run found a race in the core (a late answer undoing a settlement a sync had
+//! found), made deterministic in `a_late_answer_does_not_undo_a_settlement_learned_by_sync` and
+//! fixed in `outbox::record`.
 
 mod common;
 mod fault_proxy;
@@ -314,9 +314,6 @@ async fn devices_transfer_through_faults_and_converge_to_the_server() {
 /// The same run with 2 % of transfers held for review, released or rejected while devices are
 /// still paying: pending payments, later settlement and failure by sync.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "core bug: a held payment's late answer undoes the settlement a sync found \
-            (see a_late_answer_does_not_undo_a_settlement_learned_by_sync); fails about one \
-            run in eight until fixed"]
 async fn with_payments_held_for_review_mid_run() {
     chaos_run(2).await;
 }
@@ -670,8 +667,6 @@ async fn chaos_run(hold_percent: u64) {
 /// the item. The late answer ("pending") must not take the item back to `accepted`: the
 /// transaction will not change again, so nothing would ever settle it.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "core bug: send_item records a late answer over the state a sync set meanwhile \
-            (sync/push.rs); fails until fixed"]
 async fn a_late_answer_does_not_undo_a_settlement_learned_by_sync() {
     let mock = Mock::start().await;
     let proxy = Proxy::start(

@@ -184,10 +184,20 @@ pub struct Outcome<'a> {
     pub next_attempt_at: i64,
 }
 
+/// Records a send attempt's outcome.
+///
+/// A sync may have learned the item's final outcome while its request was in flight (a held
+/// payment released and settled, or rejected, before the answer arrived): a final state set by
+/// reconciliation is newer than any answer to the request, so the answer cannot take it back.
 pub fn record(tx: &Transaction<'_>, id: &str, o: &Outcome<'_>, now: i64) -> rusqlite::Result<()> {
     tx.execute(
-        "UPDATE outbox SET state = ?2, transaction_id = COALESCE(?3, transaction_id),
-             error_code = ?4, action = COALESCE(?5, action), next_attempt_at = ?6, updated_at = ?7
+        "UPDATE outbox SET
+             state = CASE WHEN reconciled = 1 AND state IN ('settled', 'failed')
+                          THEN state ELSE ?2 END,
+             error_code = CASE WHEN reconciled = 1 AND state IN ('settled', 'failed')
+                               THEN error_code ELSE ?4 END,
+             transaction_id = COALESCE(?3, transaction_id), action = COALESCE(?5, action),
+             next_attempt_at = ?6, updated_at = ?7
          WHERE id = ?1",
         params![
             id,
