@@ -513,7 +513,7 @@ async fn chaos_run(hold_percent: u64) {
         assert!(
             Instant::now() < deadline,
             "items still open 120 s after the network healed: {open:?} (an `Accepted` item whose \
-             cached transaction is final is the known late-answer bug: see \
+             cached transaction is final means an answer overwrote what a sync found: see \
              a_late_answer_does_not_undo_a_settlement_learned_by_sync)"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
