@@ -3,11 +3,11 @@
 # packages it with the C header as ios/UPayKit/UPayCoreFFI.xcframework (which Package.swift
 # then uses instead of the Linux system library), and places the Swift bindings, with the
 # cancellation patch, in ios/UPayKit/Sources/UPayCore. Outputs are never committed.
-# Usage: bindings/scripts/build-xcframework.sh [release|dev]
+# Usage: bindings/scripts/build-xcframework.sh [mobile|release|dev]   (mobile: the shipped, size-tuned profile)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
-profile=${1:-release}
+profile=${1:-mobile}
 [ "$(uname -s)" = Darwin ] || { echo "build-xcframework.sh needs macOS with Xcode" >&2; exit 1; }
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
 device=aarch64-apple-ios
