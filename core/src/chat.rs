@@ -743,7 +743,8 @@ async fn send_one(core: &Core, c: &Ctx, q: &Queued) -> Result<SentMessage, SendE
 fn top_seq(core: &Core, conv_id: &str) -> CoreResult<u64> {
     core.store.read(|conn| {
         Ok(conn.query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE conversation_id = ?1",
+            "SELECT COALESCE(MAX(seq), 0) FROM chat_messages
+             WHERE conversation_id = ?1 AND seq IS NOT NULL",
             [conv_id],
             |r| r.get::<_, i64>(0),
         )? as u64)
@@ -828,9 +829,10 @@ pub(crate) async fn ack_delivered(core: &Core, conv_id: &str) -> CoreResult<bool
         Ok(conn
             .query_row(
                 "SELECT COALESCE((SELECT MAX(seq) FROM chat_messages
-                                  WHERE conversation_id = ?1 AND sender = 'agent'), 0),
+                                  WHERE conversation_id = ?1 AND sender = 'agent'
+                                    AND seq IS NOT NULL), 0),
                         COALESCE((SELECT MAX(seq) FROM chat_messages
-                                  WHERE conversation_id = ?1), 0),
+                                  WHERE conversation_id = ?1 AND seq IS NOT NULL), 0),
                         MAX(delivered_sent_seq, read_sent_seq)
                  FROM chat_state WHERE conversation_id = ?1",
                 [conv_id],
@@ -1013,14 +1015,29 @@ pub fn messages(core: &Core, limit: u32) -> CoreResult<Vec<ChatMessageView>> {
     let Some((conv, _)) = current(core, &c)? else {
         return Ok(Vec::new());
     };
+    let limit = limit.clamp(1, 1000);
+    // Newest first: the unsent ones (in writing order), then the stored ones by `seq`; each
+    // from its own index, so the cost follows `limit`, not the conversation's length.
     let rows: Vec<Row> = core.store.read(|conn| {
-        let mut st = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM chat_messages WHERE conversation_id = ?1
-             ORDER BY seq IS NULL DESC, seq DESC, rowid DESC LIMIT ?2"
-        ))?;
-        let rows = st
-            .query_map(params![conv.id, limit.clamp(1, 1000)], read_row)?
+        let mut rows = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM chat_messages WHERE conversation_id = ?1 AND seq IS NULL
+                 ORDER BY rowid DESC LIMIT ?2"
+            ))?
+            .query_map(params![conv.id, limit], read_row)?
             .collect::<Result<Vec<_>, _>>()?;
+        let left = limit as usize - rows.len();
+        if left > 0 {
+            let stored = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM chat_messages
+                     WHERE conversation_id = ?1 AND seq IS NOT NULL
+                     ORDER BY seq DESC LIMIT ?2"
+                ))?
+                .query_map(params![conv.id, left as i64], read_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.extend(stored);
+        }
         Ok(rows)
     })?;
     // Rows sealed under a lost key cannot be shown; the server still has every sent one.
@@ -1259,7 +1276,8 @@ pub async fn mark_read(core: &Core, up_to_seq: u64) -> CoreResult<u64> {
     let (conv, _) = require_current(core, &c)?;
     let (have, sent): (i64, i64) = core.store.read(|conn| {
         Ok(conn.query_row(
-            "SELECT COALESCE((SELECT MAX(seq) FROM chat_messages WHERE conversation_id = ?1), 0),
+            "SELECT COALESCE((SELECT MAX(seq) FROM chat_messages
+                              WHERE conversation_id = ?1 AND seq IS NOT NULL), 0),
                     read_sent_seq FROM chat_state WHERE conversation_id = ?1",
             [&conv.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -1345,7 +1363,7 @@ pub async fn load_older(core: &Core, limit: u32) -> CoreResult<bool> {
     let (conv, _) = require_current(core, &c)?;
     let oldest: Option<i64> = core.store.read(|conn| {
         Ok(conn.query_row(
-            "SELECT MIN(seq) FROM chat_messages WHERE conversation_id = ?1",
+            "SELECT MIN(seq) FROM chat_messages WHERE conversation_id = ?1 AND seq IS NOT NULL",
             [&conv.id],
             |r| r.get(0),
         )?)

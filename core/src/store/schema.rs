@@ -334,4 +334,13 @@ CREATE TABLE feedback_cache (
 CREATE INDEX feedback_cache_by_owner ON feedback_cache(owner_tag, created_at);
 ";
 
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+/// Version 8: chat reads that stay O(log n) as a conversation grows. The newest stored `seq`
+/// and the newest agent message (delivered markers) come from indexes instead of a scan of the
+/// conversation on every send; the unsent messages of a conversation have their own index.
+pub const V8: &str = "
+CREATE INDEX chat_messages_by_sender ON chat_messages(conversation_id, sender, seq)
+    WHERE seq IS NOT NULL;
+CREATE INDEX chat_messages_unsent ON chat_messages(conversation_id) WHERE seq IS NULL;
+";
+
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
