@@ -4,7 +4,7 @@
 // `preBuild` runs two tasks (needs Rust, `cargo install cargo-ndk` and an NDK in
 // ANDROID_NDK_HOME, plus the Android targets: `rustup target add aarch64-linux-android
 // armv7-linux-androideabi x86_64-linux-android`):
-//   cargoNdk       - the core as libupay_core.so per ABI (profile from `-Pupay.rustProfile`,
+//   cargoNdk       - the core as libupay_core.so per ABI (profile from `-Pupay.rustProfile`, default `mobile`,
 //                    default `release`), packaged as jniLibs;
 //   uniffiBindings - Kotlin bindings generated from that library with bindings/uniffi.toml,
 //                    compiled with the module's sources (never committed).
@@ -16,7 +16,7 @@ plugins {
 }
 
 val repoRoot: File = rootDir.parentFile
-val rustProfile = providers.gradleProperty("upay.rustProfile").getOrElse("release")
+val rustProfile = providers.gradleProperty("upay.rustProfile").getOrElse("mobile")
 val abis = listOf("arm64-v8a", "armeabi-v7a", "x86_64")
 val rustJniLibs = layout.buildDirectory.dir("rustJniLibs")
 val generatedKotlin = layout.buildDirectory.dir("generated/uniffi/kotlin")
