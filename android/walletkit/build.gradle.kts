@@ -4,8 +4,8 @@
 // `preBuild` runs two tasks (needs Rust, `cargo install cargo-ndk` and an NDK in
 // ANDROID_NDK_HOME, plus the Android targets: `rustup target add aarch64-linux-android
 // armv7-linux-androideabi x86_64-linux-android`):
-//   cargoNdk       - the core as libupay_core.so per ABI (profile from `-Pupay.rustProfile`, default `mobile`,
-//                    default `release`), packaged as jniLibs;
+//   cargoNdk       - the core as libupay_core.so per ABI (profile from `-Pupay.rustProfile`,
+//                    default `mobile`), packaged as jniLibs;
 //   uniffiBindings - Kotlin bindings generated from that library with bindings/uniffi.toml,
 //                    compiled with the module's sources (never committed).
 import org.jetbrains.kotlin.gradle.dsl.JvmTarget
