@@ -79,6 +79,21 @@ pub enum PaymentOutcome {
     },
 }
 
+impl PaymentOutcome {
+    /// The outbox item every outcome carries.
+    pub fn item(&self) -> &OutboxItem {
+        match self {
+            PaymentOutcome::Completed { item, .. }
+            | PaymentOutcome::Held { item, .. }
+            | PaymentOutcome::Queued { item }
+            | PaymentOutcome::ConfirmationRequired { item, .. }
+            | PaymentOutcome::Blocked { item, .. }
+            | PaymentOutcome::Failed { item, .. }
+            | PaymentOutcome::QuoteExpired { item, .. } => item,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MerchantInfo {
     pub merchant_id: String,

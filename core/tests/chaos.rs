@@ -34,20 +34,6 @@ const DEFAULT_SEED: u64 = 0xC4A0_5EED_2026;
 /// Each user starts with CNY 100,000.00; transfers are CNY 1.00–5.00.
 const START_CNY: i64 = 10_000_000;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => {
-            let v = v.trim();
-            let parsed = match v.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
-                None => v.parse(),
-            };
-            parsed.unwrap_or_else(|_| panic!("{name}={v} is not a number"))
-        }
-        Err(_) => default,
-    }
-}
-
 struct Device {
     phone: String,
     user_id: String,
@@ -74,18 +60,6 @@ struct Tally {
     queued_offline: u64,
     failed: u64,
     unexpected: Vec<String>,
-}
-
-fn item_of(out: &PaymentOutcome) -> &upay_core::model::OutboxItem {
-    match out {
-        PaymentOutcome::Completed { item, .. }
-        | PaymentOutcome::Held { item, .. }
-        | PaymentOutcome::Queued { item }
-        | PaymentOutcome::ConfirmationRequired { item, .. }
-        | PaymentOutcome::Blocked { item, .. }
-        | PaymentOutcome::Failed { item, .. }
-        | PaymentOutcome::QuoteExpired { item, .. } => item,
-    }
 }
 
 fn to(user_id: &str) -> PayeeInput {
@@ -159,7 +133,7 @@ async fn device_loop(
         }
         made.push(Made {
             note,
-            item_id: item_of(&out).id.clone(),
+            item_id: out.item().id.clone(),
             payer: n,
             payee,
             minor,

@@ -9,18 +9,6 @@ use upay_core::model::{OutboxState, RiskAction};
 use upay_core::payments::{PayeeInput, PaymentOutcome};
 use upay_core::session::LoginResult;
 
-fn item_of(o: &PaymentOutcome) -> &upay_core::model::OutboxItem {
-    match o {
-        PaymentOutcome::Completed { item, .. }
-        | PaymentOutcome::Held { item, .. }
-        | PaymentOutcome::Queued { item }
-        | PaymentOutcome::ConfirmationRequired { item, .. }
-        | PaymentOutcome::Blocked { item, .. }
-        | PaymentOutcome::Failed { item, .. }
-        | PaymentOutcome::QuoteExpired { item, .. } => item,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn session_login_otp_refresh_devices_password_and_logout() {
     let mock = Mock::start().await;
@@ -486,7 +474,7 @@ async fn fx_quote_convert_and_expired_quote_offers_the_new_rate() {
             other => other,
         };
         assert!(matches!(out, PaymentOutcome::Completed { .. }), "{out:?}");
-        assert_eq!(item_of(&out).amount.currency, "CNY");
+        assert_eq!(out.item().amount.currency, "CNY");
     }
     mock.assert_audit().await;
 }

@@ -19,18 +19,6 @@ fn savings_cny(view: &upay_core::savings::SavingsView) -> &upay_core::savings::S
         .expect("a CNY savings account")
 }
 
-fn item_of(outcome: &PaymentOutcome) -> &upay_core::model::OutboxItem {
-    match outcome {
-        PaymentOutcome::Completed { item, .. }
-        | PaymentOutcome::Queued { item }
-        | PaymentOutcome::Held { item, .. }
-        | PaymentOutcome::Blocked { item, .. }
-        | PaymentOutcome::Failed { item, .. }
-        | PaymentOutcome::ConfirmationRequired { item, .. }
-        | PaymentOutcome::QuoteExpired { item, .. } => item,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     let logs = Arc::new(CapturedLogs::default());
@@ -86,7 +74,7 @@ async fn moves_made_offline_are_sent_once_and_the_balances_add_up() {
     let client = reopen(client, &mock.base, dir.path(), device);
     client.network_changed(true);
     for o in [&queued_in, &queued_out] {
-        let id = item_of(o).id.clone();
+        let id = o.item().id.clone();
         eventually("the savings move settles", Duration::from_secs(20), || {
             let st = outbox_state(&client, &id);
             eprintln!(

@@ -415,3 +415,18 @@ impl Mock {
         self.advance_clock((noon - t) / 1000 + 1).await;
     }
 }
+
+/// A number from the environment (decimal or `0x` hex), for seeds and sizes of the long suites.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => {
+            let v = v.trim();
+            let parsed = match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => v.parse(),
+            };
+            parsed.unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        }
+        Err(_) => default,
+    }
+}
