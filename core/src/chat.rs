@@ -597,6 +597,20 @@ pub(crate) fn is_permanent(e: &NetError) -> bool {
     }
 }
 
+/// Whether messages of this user wait to be sent: queued, interrupted mid-send, or refused for
+/// a reason worth trying again. The worker retries them on its own schedule.
+pub(crate) fn has_unsent(core: &Core, owner_tag: i64) -> CoreResult<bool> {
+    core.store.read(|conn| {
+        Ok(conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM chat_messages
+                            WHERE owner_tag = ?1 AND seq IS NULL
+                              AND state IN ('pending', 'sending', 'failed_retryable'))",
+            [owner_tag],
+            |r| r.get(0),
+        )?)
+    })
+}
+
 /// Sends every queued message in creation order, one at a time (uploading its screenshots
 /// first); stops at the first network failure (so order holds). Returns how many were stored
 /// by the server.

@@ -74,7 +74,7 @@ pub struct Settings {
     pub extra_ca_pem: Option<String>,
     pub utc_offset_ms: i64,
     pub app_lock_after: Option<Duration>,
-    /// Retry tuning; tests shorten it through [`Settings::with_fast_retries`].
+    /// Retry tuning (tests shorten the delays).
     pub retry: RetryPolicy,
 }
 
@@ -88,6 +88,13 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
+    /// The background worker's first retry of the support queues (chat messages, feedback)
+    /// after a send failed for a reason worth trying again; each further failure doubles the
+    /// wait up to `queue_retry_max`. A request that reaches the server after failures retries
+    /// them at once. `None`: the worker sends them only on the app's network and foreground
+    /// signals (tests that step through a queue by hand).
+    pub queue_retry_first: Option<Duration>,
+    pub queue_retry_max: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -99,6 +106,8 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(10),
             request_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(8),
+            queue_retry_first: Some(Duration::from_secs(5)),
+            queue_retry_max: Duration::from_secs(120),
         }
     }
 }

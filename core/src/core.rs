@@ -68,9 +68,13 @@ pub struct Core {
     last_activity: Mutex<Instant>,
     locked: AtomicBool,
     pub offline: AtomicBool,
-    /// The app reported the network back or came to the foreground: the worker also sends the
-    /// chat and feedback queues on its next round.
-    pub flush_support: AtomicBool,
+    /// The app reported the network back or came to the foreground: the worker's next round
+    /// retries everything waiting at once (outbox items whose retry is not yet due, the chat
+    /// and feedback queues).
+    pub resume_now: AtomicBool,
+    /// A request reached the server after failures: the worker's next round also tries the
+    /// support queues (when their background retry is on).
+    pub back_online: AtomicBool,
     /// Set when opening found the key lost and started the cache again.
     pub key_was_reset: bool,
     /// The ticket of a login waiting for its SMS code; memory only.
@@ -238,7 +242,8 @@ impl Core {
             last_activity: Mutex::new(Instant::now()),
             locked: AtomicBool::new(false),
             offline: AtomicBool::new(false),
-            flush_support: AtomicBool::new(false),
+            resume_now: AtomicBool::new(false),
+            back_online: AtomicBool::new(false),
             key_was_reset,
             login_ticket: Mutex::new(None),
             help: crate::help::HelpCache::default(),
@@ -328,7 +333,8 @@ impl Core {
             self.events
                 .emit(vec![WalletEvent::ConnectivityChanged { online: !offline }]);
             if !offline {
-                // Back online: the worker resumes the outbox.
+                // Back online: the worker resumes the outbox and the support queues.
+                self.back_online.store(true, Ordering::Relaxed);
                 self.wake.notify_one();
             }
         }

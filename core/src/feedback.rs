@@ -265,6 +265,19 @@ fn set_state(core: &Core, id: &str, state: &str, code: Option<ErrorCode>) -> Cor
     })
 }
 
+/// Whether feedback of this user waits to be filed (the worker retries it on its own schedule).
+pub(crate) fn has_unsent(core: &Core, owner_tag: i64) -> CoreResult<bool> {
+    core.store.read(|conn| {
+        Ok(conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM feedback_outbox
+                            WHERE owner_tag = ?1
+                              AND state IN ('pending', 'sending', 'failed_retryable'))",
+            [owner_tag],
+            |r| r.get(0),
+        )?)
+    })
+}
+
 /// Files the queued feedback in the order written; stops at the first network failure.
 /// Returns how many were filed. Call when the network returns.
 pub async fn flush(core: &Core) -> CoreResult<u32> {

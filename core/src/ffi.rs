@@ -188,7 +188,7 @@ impl WalletClient {
     pub fn set_foreground(&self, foreground: bool) {
         if foreground {
             self.core
-                .flush_support
+                .resume_now
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             self.core.wake.notify_one();
         }
@@ -198,7 +198,7 @@ impl WalletClient {
     pub fn network_changed(&self, available: bool) {
         if available {
             self.core
-                .flush_support
+                .resume_now
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             self.core.wake.notify_one();
         }

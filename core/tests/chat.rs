@@ -21,38 +21,9 @@ fn quick_client(base: &str, dir: &std::path::Path) -> Arc<WalletClient> {
     let mut s = settings(base, dir, "chat-device");
     // One attempt per call: offline sends fail at once and stay queued.
     s.retry.attempts = 1;
+    // The test steps through the queue itself: no background sends between its steps.
+    s.retry.queue_retry_first = None;
     WalletClient::with_settings(s, key_store(dir)).expect("client opens")
-}
-
-async fn server_messages(mock: &Mock, conv: &str) -> Vec<Value> {
-    let token = mock.raw_login(ZHANG, "chat-checker").await;
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let v: Value = mock
-            .http
-            .get(format!(
-                "{}/v1/support/conversations/{conv}/messages?after_seq={after}&limit=200",
-                mock.base
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let page = v["messages"].as_array().cloned().unwrap_or_default();
-        if page.is_empty() {
-            break;
-        }
-        after = page.last().unwrap()["seq"].as_u64().unwrap();
-        all.extend(page);
-        if v["has_more"] != json!(true) {
-            break;
-        }
-    }
-    all
 }
 
 #[tokio::test]
@@ -112,7 +83,8 @@ async fn messages_written_offline_arrive_once_in_order_after_reconnect() {
     assert_eq!(chat.flush().await.unwrap(), 0);
 
     // The server has each text once, in order.
-    let on_server: Vec<String> = server_messages(&mock, &conv.id)
+    let on_server: Vec<String> = mock
+        .chat_messages(&conv.id)
         .await
         .iter()
         .filter(|m| m["sender"] == "user")
@@ -516,19 +488,6 @@ async fn agent_token(mock: &Mock) -> String {
     session["token"].as_str().expect("agent token").to_owned()
 }
 
-async fn user_get(mock: &Mock, path: &str) -> Value {
-    let token = mock.raw_login(ZHANG, "chat-checker").await;
-    mock.http
-        .get(format!("{}{path}", mock.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn screenshots_queued_offline_go_once_in_order_and_rest_sealed() {
     let dir = tempfile::tempdir().unwrap();
@@ -594,7 +553,8 @@ async fn screenshots_queued_offline_go_once_in_order_and_rest_sealed() {
     assert!(chat.flush().await.is_err());
     assert_eq!(chat.flush().await.unwrap(), 2);
     assert_eq!(chat.flush().await.unwrap(), 0);
-    let on_server: Vec<Value> = server_messages(&mock, &conv.id)
+    let on_server: Vec<Value> = mock
+        .chat_messages(&conv.id)
         .await
         .into_iter()
         .filter(|m| m["sender"] == "user")
@@ -738,11 +698,15 @@ async fn a_seq_gap_is_filled_before_showing_and_nothing_shows_twice() {
         (1..=top).collect::<Vec<_>>()
     );
     // The agent's messages reached the device: the core told the server (delivered, not read).
-    let server = user_get(&mock, &format!("/v1/support/conversations/{}", conv.id)).await;
+    let server = mock
+        .zhang_get(&format!("/v1/support/conversations/{}", conv.id))
+        .await;
     assert_eq!(server["receipts"]["user_delivered_seq"], json!(top));
     assert_eq!(server["receipts"]["user_read_seq"], json!(0));
     assert_eq!(chat.mark_read(top).await.unwrap(), top);
-    let server = user_get(&mock, &format!("/v1/support/conversations/{}", conv.id)).await;
+    let server = mock
+        .zhang_get(&format!("/v1/support/conversations/{}", conv.id))
+        .await;
     assert_eq!(server["receipts"]["user_read_seq"], json!(top));
 }
 
@@ -906,7 +870,8 @@ async fn the_live_connection_sends_the_queue_and_acknowledges_delivery() {
         move || c.messages(100).unwrap().iter().all(|m| m.seq.is_some()),
     )
     .await;
-    let texts: Vec<String> = server_messages(&mock, &conv.id)
+    let texts: Vec<String> = mock
+        .chat_messages(&conv.id)
         .await
         .iter()
         .filter(|m| m["sender"] == "user")
@@ -939,7 +904,9 @@ async fn the_live_connection_sends_the_queue_and_acknowledges_delivery() {
         .unwrap();
     let mut delivered = 0;
     for _ in 0..100 {
-        let server = user_get(&mock, &format!("/v1/support/conversations/{}", conv.id)).await;
+        let server = mock
+            .zhang_get(&format!("/v1/support/conversations/{}", conv.id))
+            .await;
         delivered = server["receipts"]["user_delivered_seq"].as_u64().unwrap();
         if delivered >= agent_seq {
             assert_eq!(server["receipts"]["user_read_seq"], json!(0));

@@ -11,6 +11,7 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use upay_core::WalletClient;
+use upay_core::chat::ChatMessageState;
 use upay_core::feedback::{
     FeedbackCategory, FeedbackSendState, FeedbackStatus, SurveyAnswerInput, SurveyQuestionKindView,
 };
@@ -18,21 +19,13 @@ use upay_core::feedback::{
 fn quick_client(base: &str, dir: &std::path::Path) -> Arc<WalletClient> {
     let mut s = settings(base, dir, "feedback-device");
     s.retry.attempts = 1;
+    // The test steps through the queue itself: no background sends between its steps.
+    s.retry.queue_retry_first = None;
     WalletClient::with_settings(s, key_store(dir)).expect("client opens")
 }
 
 async fn server_feedback(mock: &Mock) -> Vec<Value> {
-    let token = mock.raw_login(ZHANG, "feedback-checker").await;
-    let v: Value = mock
-        .http
-        .get(format!("{}/v1/feedback", mock.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = mock.zhang_get("/v1/feedback").await;
     v["feedback"].as_array().cloned().unwrap_or_default()
 }
 
@@ -295,27 +288,82 @@ async fn chat_and_feedback_written_offline_go_when_the_app_reports_the_network_b
         },
     )
     .await;
-    let token = mock.raw_login(ZHANG, "resume-checker").await;
-    let lines: Value = mock
-        .http
-        .get(format!(
-            "{}/v1/support/conversations/{}/messages?after_seq=0&limit=200",
-            mock.base, conv.id
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let texts: Vec<&str> = lines["messages"]
-        .as_array()
-        .unwrap()
+    let lines = mock.chat_messages(&conv.id).await;
+    let texts: Vec<&str> = lines
         .iter()
         .filter_map(|m| m["text"].as_str())
         .filter(|t| t.starts_with("resume line"))
         .collect();
     assert_eq!(texts, ["resume line 0", "resume line 1", "resume line 2"]);
+    assert_eq!(server_feedback(&mock).await.len(), 1);
+}
+
+/// Sends the server refused for a passing reason (503) go again on the worker's own backoff
+/// schedule: no flush call, no network or foreground signal, no chat socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_and_feedback_refused_for_a_passing_reason_go_later_by_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let mut s = settings(&mock.base, dir.path(), "device-retry-support");
+    s.retry.attempts = 1;
+    s.retry.queue_retry_first = Some(std::time::Duration::from_millis(200));
+    s.retry.queue_retry_max = std::time::Duration::from_secs(1);
+    let client = WalletClient::with_settings(s, key_store(dir.path())).unwrap();
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    let conv = chat.open().await.unwrap();
+
+    // The next three writes of each queue are refused with 503: the app's own send and two
+    // of the worker's retries fail, the third retry goes through.
+    for route in [
+        format!("/v1/support/conversations/{}/messages", conv.id),
+        "/v1/feedback/".to_owned(),
+    ] {
+        mock.control(
+            Method::POST,
+            "/__mock/faults",
+            Some(json!({"route": route, "method": "PUT", "times": 3,
+                        "fault": {"kind": "error", "status": 503}})),
+        )
+        .await;
+    }
+    let echo = chat.send_text("Is my card blocked?".into()).await.unwrap();
+    assert_eq!(echo.state, ChatMessageState::FailedRetryable, "{echo:?}");
+    let fb = client.feedback();
+    let filed = fb
+        .submit(
+            FeedbackCategory::Bug,
+            "The statement page is blank".into(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(filed.send_state, FeedbackSendState::FailedRetryable);
+
+    let timeout = std::time::Duration::from_secs(30);
+    eventually("the worker sends the chat message", timeout, || {
+        chat.messages(50)
+            .unwrap()
+            .iter()
+            .any(|m| m.local_id == echo.local_id && m.state == ChatMessageState::Sent)
+    })
+    .await;
+    eventually("the worker files the feedback", timeout, || {
+        fb.list()
+            .unwrap()
+            .iter()
+            .any(|f| f.id == filed.id && f.send_state == FeedbackSendState::Sent)
+    })
+    .await;
+    // Every refusal was used up (the retries happened), and each item is on the server once.
+    let rules = mock.control(Method::GET, "/__mock/faults", None).await;
+    assert_eq!(rules["faults"], json!([]), "{rules}");
+    let mine = mock
+        .chat_messages(&conv.id)
+        .await
+        .iter()
+        .filter(|m| m["text"] == "Is my card blocked?")
+        .count();
+    assert_eq!(mine, 1);
     assert_eq!(server_feedback(&mock).await.len(), 1);
 }

@@ -153,20 +153,56 @@ impl Mock {
         assert_eq!(v["balanced"], json!(true), "ledger audit: {v}");
     }
 
-    /// Every transaction the server has for a user, via a fresh login of a second device.
-    pub async fn server_transactions(&self, phone: &str, device: &str) -> Vec<Value> {
-        let token = self.raw_login(phone, device).await;
-        let v: Value = self
-            .http
-            .get(format!("{}/v1/transactions?limit=100", self.base))
-            .bearer_auth(&token)
+    /// `GET path` as the given token's user, the answer's JSON.
+    pub async fn get_as(&self, token: &str, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `GET path` as Zhang, signed in on a second device of his.
+    pub async fn zhang_get(&self, path: &str) -> Value {
+        let token = self.raw_login(ZHANG, "zhang-checker").await;
+        self.get_as(&token, path).await
+    }
+
+    /// Every transaction the server has for a user, via a fresh login of a second device.
+    pub async fn server_transactions(&self, phone: &str, device: &str) -> Vec<Value> {
+        let token = self.raw_login(phone, device).await;
+        let v = self.get_as(&token, "/v1/transactions?limit=100").await;
         v["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every message of a support conversation as the server stores it, in `seq` order, via a
+    /// fresh login of a second device of Zhang's.
+    pub async fn chat_messages(&self, conv: &str) -> Vec<Value> {
+        let token = self.raw_login(ZHANG, "chat-checker").await;
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let v = self
+                .get_as(
+                    &token,
+                    &format!(
+                        "/v1/support/conversations/{conv}/messages?after_seq={after}&limit=200"
+                    ),
+                )
+                .await;
+            let page = v["messages"].as_array().cloned().unwrap_or_default();
+            let Some(last) = page.last() else { break };
+            after = last["seq"].as_u64().unwrap();
+            all.extend(page);
+            if v["has_more"] != json!(true) {
+                break;
+            }
+        }
+        all
     }
 
     /// Registers a test account on a magic number (SMS code 246810); returns its id.
