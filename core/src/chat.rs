@@ -280,8 +280,17 @@ pub(crate) struct Ctx {
     pub(crate) tag: i64,
 }
 
+/// The signed-in user for a call the user made: refused while the app is locked, and counts as
+/// use of the app (resets the inactivity timer).
 pub(crate) fn ctx(core: &Core) -> CoreResult<Ctx> {
     core.ensure_unlocked()?;
+    background_ctx(core)
+}
+
+/// The signed-in user for work the core does on its own (sending what the user already queued,
+/// the live connection): it neither waits for nor extends the app lock, as the outbox does not,
+/// so background retries can never keep an idle phone unlocked.
+pub(crate) fn background_ctx(core: &Core) -> CoreResult<Ctx> {
     let (user_id, tag) = core.user()?;
     Ok(Ctx { user_id, tag })
 }
@@ -615,7 +624,7 @@ pub(crate) fn has_unsent(core: &Core, owner_tag: i64) -> CoreResult<bool> {
 /// first); stops at the first network failure (so order holds). Returns how many were stored
 /// by the server.
 pub async fn flush(core: &Core) -> CoreResult<u32> {
-    let c = ctx(core)?;
+    let c = background_ctx(core)?;
     let _guard = core.chat.send_lock.lock().await;
     let mut sent = 0;
     let mut conversations = Vec::new();

@@ -138,7 +138,7 @@ async fn session(
     let dropped = Ended::Dropped {
         was_connected: false,
     };
-    let Ok(c) = chat::ctx(core) else {
+    let Ok(c) = chat::background_ctx(core) else {
         return dropped;
     };
     let Ok((conv, last)) = chat::require_current(core, &c) else {
@@ -252,7 +252,7 @@ async fn long_poll(
     listener: &dyn ChatListener,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<bool> {
-    let Ok(c) = chat::ctx(core) else {
+    let Ok(c) = chat::background_ctx(core) else {
         return Some(false);
     };
     let Ok((conv, last)) = chat::require_current(core, &c) else {

@@ -22,7 +22,7 @@ use upay_protocol::api::engage::{
     SurveyResponse,
 };
 
-use crate::chat::{Ctx, code_of, ctx, is_permanent};
+use crate::chat::{Ctx, background_ctx, code_of, ctx, is_permanent};
 use crate::core::{Core, net};
 use crate::crypto::Place;
 use crate::error::{CoreError, CoreResult, ErrorCode};
@@ -281,7 +281,7 @@ pub(crate) fn has_unsent(core: &Core, owner_tag: i64) -> CoreResult<bool> {
 /// Files the queued feedback in the order written; stops at the first network failure.
 /// Returns how many were filed. Call when the network returns.
 pub async fn flush(core: &Core) -> CoreResult<u32> {
-    let c = ctx(core)?;
+    let c = background_ctx(core)?;
     let _guard = core.feedback.send_lock.lock().await;
     let mut sent = 0;
     loop {

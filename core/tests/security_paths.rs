@@ -150,6 +150,46 @@ async fn the_app_locks_after_inactivity_and_unlocks_with_the_device_key() {
     history.page(HistoryFilter::default(), None, 20).unwrap();
 }
 
+/// The worker's own retries of a chat message the server keeps refusing are not use of the app:
+/// the phone still locks after the idle time.
+#[tokio::test(flavor = "multi_thread")]
+async fn background_retries_of_the_support_queue_do_not_keep_the_app_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let mut s = settings(&mock.base, dir.path(), "device-lock-02");
+    s.app_lock_after = Some(Duration::from_millis(800));
+    s.retry.attempts = 1;
+    s.retry.queue_retry_first = Some(Duration::from_millis(50));
+    s.retry.queue_retry_max = Duration::from_millis(100);
+    let client = WalletClient::with_settings(s, key_store(dir.path())).unwrap();
+    sign_in(&client, &mock, ZHANG).await;
+    let chat = client.chat();
+    let conv = chat.open().await.unwrap();
+    mock.control(
+        reqwest::Method::POST,
+        "/__mock/faults",
+        Some(serde_json::json!({
+            "route": format!("/v1/support/conversations/{}/messages", conv.id),
+            "method": "PUT", "times": 1000,
+            "fault": {"kind": "error", "status": 503}})),
+    )
+    .await;
+    chat.send_text("still there?".into()).await.unwrap();
+    let remaining = || async {
+        let v = mock
+            .control(reqwest::Method::GET, "/__mock/faults", None)
+            .await;
+        v["faults"][0]["times"].as_u64().unwrap()
+    };
+    let before = remaining().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The worker kept trying meanwhile (each try used up one refusal) …
+    assert!(remaining().await + 3 <= before, "the worker did not retry");
+    // … and the app locked all the same.
+    assert!(client.session().is_app_locked());
+    assert_eq!(chat.messages(10).unwrap_err().code(), ErrorCode::AppLocked);
+}
+
 fn count(dir: &std::path::Path, sql: &str) -> i64 {
     let conn =
         rusqlite::Connection::open(dir.join("cache").join(upay_core::store::DB_FILE)).unwrap();
