@@ -35,9 +35,34 @@ pub enum NetError {
 }
 
 impl NetError {
-    /// Whether nothing the request asked for can have happened on the server.
-    pub fn definitely_not_applied(&self) -> bool {
-        matches!(self, NetError::NotSent | NetError::Tls)
+    /// Whether this attempt was turned away before the server acted on it: no connection, no
+    /// TLS, or a rate limit.
+    pub fn refused_before_processing(&self) -> bool {
+        match self {
+            NetError::NotSent | NetError::Tls => true,
+            NetError::Problem { problem, .. } => {
+                matches!(problem.code, WireCode::RateLimited)
+                    || (problem.code == WireCode::Unknown && problem.status == 429)
+            }
+            NetError::NoAnswer | NetError::BadResponse => false,
+        }
+    }
+
+    /// Whether the server may have acted on this attempt without saying so: no (complete)
+    /// answer, a server error, or the same key still being processed.
+    pub fn may_have_been_applied(&self) -> bool {
+        match self {
+            NetError::NoAnswer | NetError::BadResponse => true,
+            NetError::Problem { problem, .. } => {
+                matches!(
+                    problem.code,
+                    WireCode::Internal
+                        | WireCode::ServiceUnavailable
+                        | WireCode::IdempotencyInFlight
+                ) || (problem.code == WireCode::Unknown && problem.status >= 500)
+            }
+            NetError::NotSent | NetError::Tls => false,
+        }
     }
 
     pub fn into_core(self, zh: bool) -> CoreError {
@@ -219,16 +244,8 @@ impl Http {
         if status.is_success() || (if_none_match.is_some() && status == StatusCode::NOT_MODIFIED) {
             return Ok((Answer { status, body }, etag));
         }
-        let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| {
-            let code = match status.as_u16() {
-                401 => WireCode::Unauthorized,
-                404 => WireCode::NotFound,
-                429 => WireCode::RateLimited,
-                503 => WireCode::ServiceUnavailable,
-                _ => WireCode::Internal,
-            };
-            Problem::new(code, false)
-        });
+        let problem = serde_json::from_slice::<Problem>(&body)
+            .unwrap_or_else(|_| bare_status_problem(status));
         Err(NetError::Problem {
             problem: Box::new(problem),
             retry_after,
@@ -274,6 +291,17 @@ impl Http {
     ) -> Result<(Answer, Option<String>), NetError> {
         let policy = call.retry;
         let mut attempt = 0;
+        // Whether an earlier attempt may have been acted on: then a later refusal that proves
+        // only that *its* attempt was not (no connection, rate limit) must not be reported as
+        // "not applied", or the outbox would treat a payment the server may hold as unsent.
+        let mut maybe_applied = false;
+        let settle = |err: NetError, maybe_applied: bool| {
+            if maybe_applied && err.refused_before_processing() {
+                NetError::NoAnswer
+            } else {
+                err
+            }
+        };
         loop {
             let result = self.once_with(call, if_none_match, content_type).await;
             attempt += 1;
@@ -293,21 +321,28 @@ impl Http {
                         WireCode::RateLimited => true,
                         WireCode::IdempotencyInFlight => true,
                         WireCode::ServiceUnavailable | WireCode::Internal => call.repeatable(),
+                        // A code this build does not know: its status decides.
+                        WireCode::Unknown => match problem.status {
+                            408 | 429 => true,
+                            500.. => call.repeatable(),
+                            _ => false,
+                        },
                         _ => false,
                     };
                     retriable.then_some(*retry_after)
                 }
                 _ => None,
             };
+            maybe_applied |= err.may_have_been_applied();
             let Some(retry_after) = wait else {
-                return Err(err);
+                return Err(settle(err, maybe_applied));
             };
             if attempt >= policy.attempts {
-                return Err(err);
+                return Err(settle(err, maybe_applied));
             }
             let delay = match retry_after {
                 Some(secs) if Duration::from_secs(secs) > policy.max_retry_after => {
-                    return Err(err);
+                    return Err(settle(err, maybe_applied));
                 }
                 Some(secs) => Duration::from_secs(secs).max(self.jitter(attempt - 1, &policy)),
                 None => self.jitter(attempt - 1, &policy),
@@ -319,5 +354,97 @@ impl Http {
             );
             tokio::time::sleep(delay).await;
         }
+    }
+}
+
+/// The problem for an error status that came without a problem document (a proxy's or a load
+/// balancer's page): the code its status means, and the real status kept, so that a `413` is
+/// final and a `502` may be retried.
+fn bare_status_problem(status: StatusCode) -> Problem {
+    let code = match status.as_u16() {
+        400 => WireCode::InvalidRequest,
+        401 => WireCode::Unauthorized,
+        403 => WireCode::Forbidden,
+        404 => WireCode::NotFound,
+        405 => WireCode::MethodNotAllowed,
+        413 => WireCode::PayloadTooLarge,
+        415 => WireCode::UnsupportedMediaType,
+        422 => WireCode::ValidationFailed,
+        429 => WireCode::RateLimited,
+        503 => WireCode::ServiceUnavailable,
+        500..=599 => WireCode::Internal,
+        _ => WireCode::Unknown,
+    };
+    let mut problem = Problem::new(code, false);
+    problem.status = status.as_u16();
+    problem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(base: &str, attempts: u32) -> (Http, RetryPolicy) {
+        let mut config = crate::config::ClientConfig::new(base, "unused", "http-unit-test");
+        config.developer_mode = true;
+        let mut settings = Settings::from_config(&config).expect("settings");
+        settings.retry.attempts = attempts;
+        settings.retry.base_delay = Duration::from_millis(1);
+        settings.retry.max_delay = Duration::from_millis(5);
+        settings.retry.request_timeout = Duration::from_secs(5);
+        let policy = settings.retry;
+        (Http::new(&settings).expect("client"), policy)
+    }
+
+    /// A server that takes one request and hangs up without answering, then goes away: the
+    /// retry finds nothing listening. The first attempt may have been acted on, so the result
+    /// must say "no answer", not "not sent".
+    #[tokio::test]
+    async fn a_refusal_after_an_unanswered_attempt_is_reported_as_no_answer() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            // Read the whole request head and body, then drop the socket and the listener.
+            let _ = tokio::time::timeout(Duration::from_millis(300), async {
+                while sock.read(&mut buf).await.map(|n| n > 0).unwrap_or(false) {}
+            })
+            .await;
+        });
+        let (http, retry) = http(&base, 3);
+        let call = Call {
+            method: Method::POST,
+            path: "/v1/transfers",
+            body: Some(b"{}".to_vec()),
+            idempotency_key: Some("key-1"),
+            bearer: None,
+            retry,
+        };
+        let err = http.send(&call).await.err().expect("fails");
+        server.await.unwrap();
+        assert!(matches!(err, NetError::NoAnswer), "{err:?}");
+    }
+
+    #[test]
+    fn bare_statuses_keep_their_meaning() {
+        let p = bare_status_problem(StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!((p.code, p.status), (WireCode::PayloadTooLarge, 413));
+        let p = bare_status_problem(StatusCode::BAD_GATEWAY);
+        assert_eq!((p.code, p.status), (WireCode::Internal, 502));
+        let p = bare_status_problem(StatusCode::REQUEST_TIMEOUT);
+        assert_eq!((p.code, p.status), (WireCode::Unknown, 408));
+        let refused = NetError::Problem {
+            problem: Box::new(bare_status_problem(StatusCode::TOO_MANY_REQUESTS)),
+            retry_after: None,
+        };
+        assert!(refused.refused_before_processing());
+        assert!(!refused.may_have_been_applied());
+        let gateway = NetError::Problem {
+            problem: Box::new(bare_status_problem(StatusCode::GATEWAY_TIMEOUT)),
+            retry_after: None,
+        };
+        assert!(gateway.may_have_been_applied());
     }
 }

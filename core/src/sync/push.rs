@@ -72,6 +72,14 @@ fn retry_at(attempts: u32, now: i64) -> i64 {
     now + base.mul_f64(0.5 + frac / 2.0).as_millis() as i64
 }
 
+/// Longest `Retry-After` an item waits for; a larger (or absurd) value is read as this.
+const MAX_RETRY_AFTER_SECS: u64 = 3600;
+
+/// When the server's `Retry-After` lets the item go again.
+fn retry_after_at(retry_after: Option<u64>, now: i64) -> Option<i64> {
+    retry_after.map(|secs| now.saturating_add(secs.min(MAX_RETRY_AFTER_SECS) as i64 * 1000))
+}
+
 /// What a send attempt produced, besides the row's new state.
 #[derive(Default)]
 pub struct Sent {
@@ -319,17 +327,27 @@ pub async fn send_item(
                     // Refused before anything happened; waits for the next sign-in.
                     (row.state, None, retry_at(attempts, now))
                 }
-                WireCode::RateLimited | WireCode::IdempotencyInFlight => {
-                    let wait = retry_after.map(|s| now + s as i64 * 1000);
-                    (
-                        row.state,
-                        None,
-                        wait.unwrap_or_else(|| retry_at(attempts, now)),
-                    )
-                }
+                // Turned away before processing: the item keeps its state.
+                WireCode::RateLimited => (
+                    row.state,
+                    None,
+                    retry_after_at(retry_after, now).unwrap_or_else(|| retry_at(attempts, now)),
+                ),
+                // The server is still working on this key: it has the request.
+                WireCode::IdempotencyInFlight => (
+                    OutboxState::Unknown,
+                    None,
+                    retry_after_at(retry_after, now).unwrap_or_else(|| retry_at(attempts, now)),
+                ),
                 WireCode::Internal | WireCode::ServiceUnavailable => {
                     (OutboxState::Unknown, None, retry_at(attempts, now))
                 }
+                // A code this build does not know: its status says whether it is final.
+                WireCode::Unknown => match problem.status {
+                    429 => (row.state, None, retry_at(attempts, now)),
+                    408 | 500.. => (OutboxState::Unknown, None, retry_at(attempts, now)),
+                    _ => (OutboxState::Failed, code_text, 0),
+                },
                 _ => (OutboxState::Failed, code_text, 0),
             }
         }
@@ -435,4 +453,18 @@ pub async fn flush_before(core: &Core, row: &OutboxRow) -> CoreResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_honoured_up_to_an_hour_and_never_overflows() {
+        let now = 1_700_000_000_000;
+        assert_eq!(retry_after_at(None, now), None);
+        assert_eq!(retry_after_at(Some(30), now), Some(now + 30_000));
+        assert_eq!(retry_after_at(Some(u64::MAX), now), Some(now + 3_600_000));
+        assert_eq!(retry_after_at(Some(10), i64::MAX), Some(i64::MAX));
+    }
 }
