@@ -186,15 +186,19 @@ pub struct Outcome<'a> {
 
 /// Records a send attempt's outcome.
 ///
-/// A sync may have learned the item's final outcome while its request was in flight (a held
-/// payment released and settled, or rejected, before the answer arrived): a final state set by
-/// reconciliation is newer than any answer to the request, so the answer cannot take it back.
+/// A sync may have learned the item's outcome while its request was in flight (a held payment
+/// released and settled, or rejected, before the answer arrived). What reconciliation found is
+/// newer than any answer to the request: an answer cannot take back its final state, and an
+/// answer that knows less (not sent, no answer) cannot move a server-known item back to
+/// `queued` (where it could be cancelled) or `unknown`.
 pub fn record(tx: &Transaction<'_>, id: &str, o: &Outcome<'_>, now: i64) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE outbox SET
-             state = CASE WHEN reconciled = 1 AND state IN ('settled', 'failed')
+             state = CASE WHEN reconciled = 1 AND (state IN ('settled', 'failed')
+                                                   OR ?2 IN ('queued', 'sending', 'unknown'))
                           THEN state ELSE ?2 END,
-             error_code = CASE WHEN reconciled = 1 AND state IN ('settled', 'failed')
+             error_code = CASE WHEN reconciled = 1 AND (state IN ('settled', 'failed')
+                                                        OR ?2 IN ('queued', 'sending', 'unknown'))
                                THEN error_code ELSE ?4 END,
              transaction_id = COALESCE(?3, transaction_id), action = COALESCE(?5, action),
              next_attempt_at = ?6, updated_at = ?7
@@ -307,4 +311,71 @@ pub fn unconfirmed_out(conn: &Connection, owner: i64) -> rusqlite::Result<Vec<(S
     ))?;
     stmt.query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn outcome(state: OutboxState) -> Outcome<'static> {
+        Outcome {
+            state,
+            transaction_id: None,
+            error_code: None,
+            action: None,
+            next_attempt_at: 0,
+        }
+    }
+
+    /// An item a sync found accepted while its request was in flight: a late "not sent" or
+    /// "no answer" must not make it cancellable (`queued`) or doubtful (`unknown`) again,
+    /// while a later answer that knows more (settled) still lands.
+    #[test]
+    fn an_answer_that_knows_less_than_reconciliation_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = |id: &str| {
+            store
+                .read(|c| Ok(get(c, id)?.unwrap()))
+                .map(|r| (r.state, r.reconciled))
+                .unwrap()
+        };
+        store
+            .write(|tx| {
+                insert(
+                    tx,
+                    &NewItem {
+                        id: "item-1",
+                        idempotency_key: "key-1",
+                        owner_tag: 7,
+                        kind: PaymentKind::Transfer,
+                        currency: "CNY",
+                        amount: 1_000,
+                        body: b"sealed",
+                        now: 1,
+                    },
+                )?;
+                assert!(mark_sending(tx, "item-1", 2)?);
+                reconcile_by_key(tx, "key-1", true, Some("T1"), None, 3)?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(state("item-1"), (OutboxState::Accepted, true));
+        for late in [OutboxState::Queued, OutboxState::Unknown] {
+            store
+                .write(|tx| Ok(record(tx, "item-1", &outcome(late), 4)?))
+                .unwrap();
+            assert_eq!(state("item-1").0, OutboxState::Accepted, "{late:?}");
+        }
+        store
+            .write(|tx| Ok(record(tx, "item-1", &outcome(OutboxState::Settled), 5)?))
+            .unwrap();
+        assert_eq!(state("item-1").0, OutboxState::Settled);
+        // Nothing takes a final state back.
+        store
+            .write(|tx| Ok(record(tx, "item-1", &outcome(OutboxState::Accepted), 6)?))
+            .unwrap();
+        assert_eq!(state("item-1").0, OutboxState::Settled);
+    }
 }
