@@ -880,19 +880,26 @@ pub async fn confirm_payment(
 
 /// Cancels an item that has not been sent (only `queued` items can be cancelled).
 pub fn cancel(core: &Core, item_id: &str) -> CoreResult<OutboxItem> {
-    let (user, _) = core.user()?;
+    let (user, tag) = core.user()?;
     let now = now_ms();
     // `queued` means no attempt can have been applied by the server: an attempt without a
     // definite answer moves an item to `unknown`, and `unknown` never returns to `queued`.
+    // Another user's item on this phone is not there for this one.
     let ok = core.store.write(|tx| {
-        Ok(outbox::transition(
+        if outbox::get(tx, item_id)?.is_none_or(|r| r.owner_tag != tag) {
+            return Ok(None);
+        }
+        Ok(Some(outbox::transition(
             tx,
             item_id,
             &[OutboxState::Queued],
             OutboxState::Cancelled,
             now,
-        )?)
+        )?))
     })?;
+    let Some(ok) = ok else {
+        return Err(CoreError::client(ErrorCode::ItemNotFound).localized(core.zh()));
+    };
     if !ok {
         return Err(CoreError::client(ErrorCode::NotCancellable).localized(core.zh()));
     }

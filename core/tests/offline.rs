@@ -259,6 +259,42 @@ async fn queued_items_can_be_cancelled_but_not_after_sending() {
     assert_eq!(server_count(&mock, "cancel-me").await, 0);
 }
 
+/// Items stay with their owner when another user signs in on the same phone: the other user
+/// cannot cancel them, and the owner still can after signing in again.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_user_on_the_phone_cannot_cancel_a_waiting_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let client = open_client(&mock.base, dir.path(), "device-offline-6");
+    sign_in(&client, &mock, ZHANG).await;
+    // A payee Zhang never paid: the transfer waits (queued) for his confirmation.
+    let new_id = mock.register_magic("19900000066").await;
+    let out = client
+        .payments()
+        .transfer(
+            PayeeInput::AccountId { account_id: new_id },
+            Some(cny(66)),
+            None,
+        )
+        .await
+        .unwrap();
+    let PaymentOutcome::ConfirmationRequired { item, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(outbox_state(&client, &item.id), OutboxState::Queued);
+    client.session().logout().await.unwrap();
+
+    sign_in(&client, &mock, LI).await;
+    let err = client.payments().cancel(item.id.clone()).unwrap_err();
+    assert_eq!(err.code(), upay_core::ErrorCode::ItemNotFound);
+    client.session().logout().await.unwrap();
+
+    sign_in(&client, &mock, ZHANG).await;
+    assert_eq!(outbox_state(&client, &item.id), OutboxState::Queued);
+    let c = client.payments().cancel(item.id.clone()).unwrap();
+    assert_eq!(c.state, OutboxState::Cancelled);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_client_closes_its_cache_while_the_worker_waits() {
     let dir = tempfile::tempdir().unwrap();
