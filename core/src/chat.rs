@@ -589,18 +589,14 @@ struct Queued {
     images: u32,
 }
 
-/// Whether a refused request failed for good (a `4xx` other than `408`/`429` and an expired
-/// session): shown as failed, not sent again unless the user says so.
+/// Whether a refused request failed for good (a `4xx` other than `401`, `408` and `429`):
+/// shown as failed, not sent again unless the user says so. A `401` of any kind (expired,
+/// revoked or reused session) is about the sign-in, not the message: it goes after the next
+/// sign-in.
 pub(crate) fn is_permanent(e: &NetError) -> bool {
     match e {
         NetError::Problem { problem, .. } => {
-            (400..500).contains(&problem.status)
-                && !matches!(problem.status, 408 | 429)
-                && !matches!(
-                    problem.code,
-                    upay_protocol::error::ErrorCode::Unauthorized
-                        | upay_protocol::error::ErrorCode::TokenExpired
-                )
+            (400..500).contains(&problem.status) && !matches!(problem.status, 401 | 408 | 429)
         }
         _ => false,
     }
@@ -1576,6 +1572,8 @@ mod tests {
         assert!(is_permanent(&problem(W::ClientIdReused)));
         assert!(!is_permanent(&problem(W::RateLimited)));
         assert!(!is_permanent(&problem(W::TokenExpired)));
+        assert!(!is_permanent(&problem(W::RefreshReused)));
+        assert!(!is_permanent(&problem(W::Unauthorized)));
         assert!(!is_permanent(&problem(W::ServiceUnavailable)));
         assert!(!is_permanent(&NetError::NoAnswer));
         assert!(!is_permanent(&NetError::NotSent));
