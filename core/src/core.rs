@@ -520,14 +520,15 @@ impl Core {
     }
 
     /// Balances as displayed: server balance minus unconfirmed outgoing outbox items.
+    /// The signed-in user's balances (none while signed out: the cache kept for the next
+    /// sign-in is not shown to whoever holds the phone).
     pub fn balance_views(&self) -> CoreResult<Vec<BalanceView>> {
-        let owner = self.auth().map(|a| a.user_tag);
+        let Some(owner) = self.auth().map(|a| a.user_tag) else {
+            return Ok(Vec::new());
+        };
         self.store.read(|c| {
             let rows = store::mirror::balances(c)?;
-            let unconfirmed = match owner {
-                Some(o) => outbox::unconfirmed_out(c, o)?,
-                None => Vec::new(),
-            };
+            let unconfirmed = outbox::unconfirmed_out(c, owner)?;
             let mut out = Vec::with_capacity(rows.len());
             for b in rows {
                 let pending: i64 = unconfirmed

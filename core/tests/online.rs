@@ -67,8 +67,15 @@ async fn session_login_otp_refresh_devices_password_and_logout() {
     s.change_password(PASSWORD.into(), "NewPass123".into())
         .await
         .unwrap();
+    client.sync().sync_now().await.unwrap();
+    assert!(!client.home_snapshot().unwrap().balances.is_empty());
     s.logout().await.unwrap();
     assert!(s.profile().is_none());
+    // Signed out, the home screen shows nobody's money (the cache stays for the next sign-in).
+    let home = client.home_snapshot().unwrap();
+    assert!(!home.signed_in);
+    assert!(home.balances.is_empty(), "{:?}", home.balances);
+    assert!(home.recent.is_empty() && home.pending.is_empty());
     assert!(
         client
             .session()
