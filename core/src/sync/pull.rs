@@ -90,7 +90,13 @@ pub fn apply_pages(
         return Ok(Applied::default());
     };
     let now = now_ms();
+    let owner = cipher.tag("user", user).to_be_bytes();
     let (applied, new_rows) = store.write(|tx| {
+        // Pages fetched for one user must not land in a mirror another user signed in to
+        // meanwhile (signing in as someone else empties it and takes it over).
+        if store::meta_get(tx, "mirror_owner")?.is_some_and(|o| o != owner) {
+            return Err(CoreError::client(ErrorCode::NotSignedIn));
+        }
         let mut ingest = mirror::Ingest::new(cipher, user, offset_ms);
         let mut applied = Applied::default();
         let mut new_rows: Vec<search::Row<'_>> =
@@ -320,4 +326,38 @@ pub async fn sync_now(core: &Arc<Core>) -> CoreResult<SyncReport> {
         "sync done"
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::{FileKeyStore, KeyStore};
+
+    /// A batch fetched for one user while another signed in on the phone is refused whole:
+    /// nothing of it, and not its cursor, is written.
+    #[test]
+    fn pages_of_a_user_who_is_no_longer_the_mirror_owner_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = FileKeyStore::open(dir.path().join("keys")).unwrap();
+        let (store, cipher, _) =
+            crate::core::open_cache(&dir.path().join("cache"), &ks as &dyn KeyStore).unwrap();
+        let other = cipher.tag("user", "U-other").to_be_bytes();
+        store
+            .write(|tx| Ok(store::meta_set(tx, "mirror_owner", &other)?))
+            .unwrap();
+        let page = SyncPage {
+            transactions: Vec::new(),
+            balances: Vec::new(),
+            operations: Vec::new(),
+            next_cursor: "c-1".into(),
+            has_more: false,
+        };
+        let mut index = search::Indexer::default();
+        let err = apply_page(&store, &cipher, "U-first", 0, &page, &mut index).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotSignedIn);
+        assert_eq!(cursor(&store).unwrap(), None);
+        // The owner's own pages go in.
+        apply_page(&store, &cipher, "U-other", 0, &page, &mut index).unwrap();
+        assert_eq!(cursor(&store).unwrap().as_deref(), Some("c-1"));
+    }
 }
