@@ -484,20 +484,42 @@ pub async fn open(core: &Core) -> CoreResult<ChatConversationView> {
     let tickets: TicketList = authed(core, Method::GET, "/v1/support/tickets", None)
         .await
         .map_err(net(core))?;
-    let last = core.store.write(|tx| {
-        save_state(core, tx, &c, &conv, None)?;
+    let (newer, last) = core.store.write(|tx| {
+        // The live connection may have applied newer events since this snapshot was taken:
+        // then the stored state is the newer one and stays.
+        let stored: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT last_event_seq, body FROM chat_state WHERE conversation_id = ?1",
+                [&conv.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let newer = stored.and_then(|(seq, body)| {
+            (seq as u64 > conv.last_event_seq)
+                .then(|| {
+                    core.cipher
+                        .open_json::<Conversation>(&state_place(&conv.id, &c.user_id), &body)
+                        .ok()
+                })
+                .flatten()
+        });
+        if newer.is_none() {
+            save_state(core, tx, &c, &conv, None)?;
+        }
         for m in &page.messages {
             apply_message(core, tx, &c, m)?;
         }
         for t in &tickets.tickets {
             save_ticket(core, tx, &c, t)?;
         }
-        Ok(tx.query_row(
+        let last = tx.query_row(
             "SELECT last_event_seq FROM chat_state WHERE conversation_id = ?1",
             [&conv.id],
             |r| r.get::<_, i64>(0),
-        )? as u64)
+        )? as u64;
+        Ok((newer, last))
     })?;
+    let conv = newer.unwrap_or(conv);
     // Best effort: a marker not sent now goes with the next messages.
     let _ = ack_delivered(core, &conv.id).await;
     view_of(core, &c, &conv, last)
