@@ -101,6 +101,10 @@ pub fn apply_pages(
         let mut applied = Applied::default();
         let mut new_rows: Vec<search::Row<'_>> =
             Vec::with_capacity(pages.iter().map(|p| p.transactions.len()).sum());
+        // Only transactions this device is waiting for can reconcile anything: look those up
+        // once per batch (not per page, nor per row), adding the ids the batch's own outcomes
+        // give to items as it goes.
+        let mut waiting = outbox::awaited_transactions(tx)?;
         for page in pages {
             for t in &page.transactions {
                 if let Some(rowid) = ingest.add(tx, t)? {
@@ -114,18 +118,23 @@ pub fn apply_pages(
                     .error_code
                     .and_then(|c| serde_json::to_value(c).ok())
                     .and_then(|v| v.as_str().map(str::to_owned));
-                applied.reconciled += outbox::reconcile_by_key(
+                let succeeded = op.status == OperationStatus::Succeeded;
+                let n = outbox::reconcile_by_key(
                     tx,
                     &op.idempotency_key,
-                    op.status == OperationStatus::Succeeded,
+                    succeeded,
                     op.transaction_id.as_deref(),
                     code.as_deref(),
                     now,
-                )? as u32;
+                )?;
+                if n > 0
+                    && succeeded
+                    && let Some(id) = &op.transaction_id
+                {
+                    waiting.insert(id.clone());
+                }
+                applied.reconciled += n as u32;
             }
-            // Only transactions this device is waiting for can reconcile anything: look those
-            // up once rather than probing the outbox for every row of the page.
-            let waiting = outbox::awaited_transactions(tx)?;
             if !waiting.is_empty() {
                 for t in page.transactions.iter().filter(|t| waiting.contains(&t.id)) {
                     applied.reconciled +=
