@@ -400,6 +400,9 @@ pub fn retry(core: &Core, id: &str) -> CoreResult<bool> {
 /// list replaces the cached one) and returns the list.
 pub async fn refresh(core: &Core) -> CoreResult<Vec<FeedbackView>> {
     let c = ctx(core)?;
+    // Not beside a flush: a list fetched before the flush filed an item would replace the
+    // cached copy the flush wrote, and the item would vanish until the next refresh.
+    let _guard = core.feedback.send_lock.lock().await;
     let answer = core
         .send_authed(Method::GET, "/v1/feedback", None, None, core.interactive())
         .await
