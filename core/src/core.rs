@@ -322,7 +322,7 @@ impl Core {
     }
 
     fn note_connectivity(&self, result: &Result<Answer, NetError>) {
-        self.note_reachable(!matches!(result, Err(NetError::NotSent)));
+        self.note_reachable(result.as_ref().err().is_none_or(NetError::reached_server));
     }
 
     /// Records whether the last request reached the server (any answer counts) and tells the

@@ -343,7 +343,7 @@ async fn probe(core: &Core, target: &Target, run: &mut Run) -> Outcome {
                 )
             }
         }
-        Err(NetError::NotSent) => {
+        Err(NetError::NotSent | NetError::Unconfirmed) => {
             run.push(NetStep::Http, false, took, "not_sent");
             (NetVerdict::NoInternet, None, None)
         }

@@ -172,7 +172,7 @@ fn cached<T: DeserializeOwned>(core: &Core, kind: &str) -> CoreResult<Option<Fet
 /// than an answer the app must see.
 pub(crate) fn unavailable(e: &NetError) -> bool {
     match e {
-        NetError::NotSent | NetError::NoAnswer | NetError::Tls => true,
+        NetError::NotSent | NetError::NoAnswer | NetError::Unconfirmed | NetError::Tls => true,
         NetError::Problem { problem, .. } => problem.status >= 500,
         NetError::BadResponse => false,
     }
@@ -202,7 +202,7 @@ async fn get<T: DeserializeOwned>(
         retry,
     };
     let result = core.http.send(&call).await;
-    core.note_reachable(!matches!(result, Err(NetError::NotSent)));
+    core.note_reachable(result.as_ref().err().is_none_or(NetError::reached_server));
     result.and_then(|a| crate::api::decode::<T>(&a))
 }
 

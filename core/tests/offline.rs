@@ -52,10 +52,13 @@ async fn a_transfer_made_offline_is_sent_once_when_the_network_returns() {
         PaymentOutcome::Queued { item } => item,
         other => panic!("expected queued: {other:?}"),
     };
-    assert_eq!(
-        item.state,
-        OutboxState::Queued,
-        "nothing reached the server"
+    // Queued when no attempt can have reached the server. An attempt written on a connection
+    // the stopping server was closing may have been read: the core cannot know, so the item
+    // is unknown (it goes again with the same key). Either way it is sent once.
+    assert!(
+        matches!(item.state, OutboxState::Queued | OutboxState::Unknown),
+        "{:?}",
+        item.state
     );
     // Offline, the cache still answers: balance net of the pending item, history, search.
     let home = client.home_snapshot().unwrap();
@@ -71,7 +74,7 @@ async fn a_transfer_made_offline_is_sent_once_when_the_network_returns() {
     assert_eq!(page.items.len(), 50);
     // Sending again while offline changes nothing.
     client.sync().flush_outbox().await.unwrap();
-    assert_eq!(outbox_state(&client, &item.id), OutboxState::Queued);
+    assert_eq!(outbox_state(&client, &item.id), item.state);
 
     mock.restart().await;
     client.network_changed(true);
@@ -243,6 +246,9 @@ async fn queued_items_can_be_cancelled_but_not_after_sending() {
     let client = open_client(&mock.base, dir.path(), "device-offline-5");
     sign_in(&client, &mock, ZHANG).await;
     mock.stop().await;
+    // A failed sync uses up the pooled connection the stopping server closed (a payment
+    // written on it could not be known unread: `unknown`, which cannot be cancelled).
+    assert!(client.sync().sync_now().await.is_err());
     let PaymentOutcome::Queued { item } = client
         .payments()
         .transfer(li(), Some(cny(55)), Some("cancel-me".into()))

@@ -25,6 +25,10 @@ pub enum NetError {
     Tls,
     /// The request may have reached the server but no complete answer came back.
     NoAnswer,
+    /// An earlier attempt of this call may have been acted on (no answer came back), and the
+    /// last one did not reach the server at all: in doubt like [`NetError::NoAnswer`], but the
+    /// network is down now.
+    Unconfirmed,
     /// The server answered with a problem document (or a bare error status).
     Problem {
         problem: Box<Problem>,
@@ -44,15 +48,21 @@ impl NetError {
                 matches!(problem.code, WireCode::RateLimited)
                     || (problem.code == WireCode::Unknown && problem.status == 429)
             }
-            NetError::NoAnswer | NetError::BadResponse => false,
+            NetError::NoAnswer | NetError::BadResponse | NetError::Unconfirmed => false,
         }
+    }
+
+    /// Whether the attempt that failed last reached the server (any answer counts): what the
+    /// core's online/offline state follows.
+    pub fn reached_server(&self) -> bool {
+        !matches!(self, NetError::NotSent | NetError::Unconfirmed)
     }
 
     /// Whether the server may have acted on this attempt without saying so: no (complete)
     /// answer, a server error, or the same key still being processed.
     pub fn may_have_been_applied(&self) -> bool {
         match self {
-            NetError::NoAnswer | NetError::BadResponse => true,
+            NetError::NoAnswer | NetError::BadResponse | NetError::Unconfirmed => true,
             NetError::Problem { problem, .. } => {
                 matches!(
                     problem.code,
@@ -70,6 +80,7 @@ impl NetError {
             NetError::NotSent => CoreError::client(ErrorCode::Offline),
             NetError::Tls => CoreError::client(ErrorCode::TlsFailure),
             NetError::NoAnswer => CoreError::client(ErrorCode::Timeout),
+            NetError::Unconfirmed => CoreError::client(ErrorCode::Offline),
             NetError::BadResponse => CoreError::client(ErrorCode::BadResponse),
             NetError::Problem {
                 problem,
@@ -296,10 +307,13 @@ impl Http {
         // "not applied", or the outbox would treat a payment the server may hold as unsent.
         let mut maybe_applied = false;
         let settle = |err: NetError, maybe_applied: bool| {
-            if maybe_applied && err.refused_before_processing() {
+            if !maybe_applied || !err.refused_before_processing() {
+                err
+            } else if err.reached_server() {
+                // Rate limited after an unanswered attempt: the server is there.
                 NetError::NoAnswer
             } else {
-                err
+                NetError::Unconfirmed
             }
         };
         loop {
@@ -398,9 +412,9 @@ mod tests {
 
     /// A server that takes one request and hangs up without answering, then goes away: the
     /// retry finds nothing listening. The first attempt may have been acted on, so the result
-    /// must say "no answer", not "not sent".
+    /// must not say "not sent".
     #[tokio::test]
-    async fn a_refusal_after_an_unanswered_attempt_is_reported_as_no_answer() {
+    async fn a_refusal_after_an_unanswered_attempt_is_reported_as_unconfirmed() {
         use tokio::io::AsyncReadExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -424,7 +438,8 @@ mod tests {
         };
         let err = http.send(&call).await.err().expect("fails");
         server.await.unwrap();
-        assert!(matches!(err, NetError::NoAnswer), "{err:?}");
+        assert!(matches!(err, NetError::Unconfirmed), "{err:?}");
+        assert!(err.may_have_been_applied() && !err.reached_server());
     }
 
     #[test]

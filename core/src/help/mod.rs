@@ -260,7 +260,7 @@ pub async fn sync_bundle(core: &Core, locale: &str) -> CoreResult<HelpSyncReport
         retry: core.interactive(),
     };
     let result = core.http.get_conditional(&call, etag.as_deref()).await;
-    core.note_reachable(!matches!(result, Err(NetError::NotSent)));
+    core.note_reachable(result.as_ref().err().is_none_or(NetError::reached_server));
     let now = now_ms();
     match result.map_err(|e| e.into_core(core.zh()))? {
         Conditional::NotModified => {

@@ -282,7 +282,7 @@ pub async fn send_item(
             // Nothing reached the server: the item keeps the state it had.
             (row.state, None, retry_at(attempts, now))
         }
-        Err(NetError::NoAnswer) | Err(NetError::BadResponse) => {
+        Err(NetError::NoAnswer) | Err(NetError::Unconfirmed) | Err(NetError::BadResponse) => {
             (OutboxState::Unknown, None, retry_at(attempts, now))
         }
         Err(NetError::Problem {

@@ -20,7 +20,9 @@ final class OfflineQueueTests: XCTestCase {
         network.goOffline()
         let outcome = try await w.payments.transfer(to: .accountId(accountId: payee.userId), amount: cny(12_34), note: "离线转账")
         guard case let .queued(item) = outcome else { return XCTFail("\(outcome)") }
-        XCTAssertEqual(item.state, .queued)
+        // .queued, or .unknown when an attempt went out on a connection the proxy was cutting
+        // (the core cannot know it was not read); either goes once, with the same key.
+        XCTAssertTrue(item.state == .queued || item.state == .unknown, "\(item.state)")
         try await events.wait(for: "offline") { $0 == .connectivityChanged(online: false) }
 
         // Offline, the home screen shows the payment as pending and the money as spoken for.

@@ -33,7 +33,9 @@ class OfflineQueueTest {
                     network.goOffline()
                     val outcome = w.payments.transfer(PayeeInput.AccountId(payee.userId), cny(12_34), "离线转账")
                     val item = assertIs<PaymentOutcome.Queued>(outcome).item
-                    assertEquals(OutboxState.QUEUED, item.state)
+                    // QUEUED, or UNKNOWN when an attempt went out on a connection the proxy was
+                    // cutting (the core cannot know it was not read); either goes once, same key.
+                    assertTrue(item.state == OutboxState.QUEUED || item.state == OutboxState.UNKNOWN, "${item.state}")
                     events.await { it is WalletEvent.ConnectivityChanged && !it.online }
 
                     // Offline, the home screen shows the payment as pending and the money as spoken for.
