@@ -429,6 +429,24 @@ impl Core {
         }
     }
 
+    /// Changes the current session in place, for a result that arrived after an `.await`: under
+    /// the refresh lock (so a refresh's new tokens are never replaced by an older copy) and only
+    /// while `user_tag` is still the one signed in. Returns whether it did.
+    pub async fn update_session(
+        &self,
+        user_tag: i64,
+        change: impl FnOnce(&mut StoredSession),
+    ) -> CoreResult<bool> {
+        let _guard = self.refresh_lock.lock().await;
+        let Some(auth) = self.auth().filter(|a| a.user_tag == user_tag) else {
+            return Ok(false);
+        };
+        let mut session = auth.session;
+        change(&mut session);
+        self.set_session(session)?;
+        Ok(true)
+    }
+
     /// Refreshes the tokens unless another call already did since `stale` was read. The
     /// refresh token is single-use, so concurrent callers wait for one refresh.
     pub async fn refresh(&self, stale: &str) -> Result<(), NetError> {

@@ -354,8 +354,11 @@ impl SessionApi {
     }
 
     /// Unlocks the app after the platform checked PIN or biometrics (through the key store).
-    pub fn unlock_app(&self, reason: String) -> Result<(), CoreError> {
-        loc(&self.core, crate::session::unlock_app(&self.core, &reason))
+    pub async fn unlock_app(&self, reason: String) -> Result<(), CoreError> {
+        loc(
+            &self.core,
+            crate::session::unlock_app(&self.core, &reason).await,
+        )
     }
 }
 

@@ -60,8 +60,9 @@ pub trait KeyStore: Send + Sync {
 
 /// Runs a key store call off the async runtime. On phones `sign` waits for the user's PIN or
 /// biometrics (seconds, or until the prompt is dismissed), and key creation can be slow: on a
-/// runtime worker that would stall every other task of the core. Synchronous exports (opening
-/// the client, `unlock_app`) already run on the caller's thread and call the store directly.
+/// runtime worker that would stall every other task of the core. Every export that may prompt
+/// (`confirm_payment`, `unlock_app`) is async and comes through here; only opening the client
+/// (no prompt: it unwraps the data key) calls the store on the caller's thread.
 pub async fn off_runtime<T, F>(keystore: &Arc<dyn KeyStore>, call: F) -> Result<T, KeyStoreError>
 where
     T: Send + 'static,

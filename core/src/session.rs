@@ -314,13 +314,13 @@ pub async fn refresh_profile(core: &Core) -> CoreResult<Profile> {
         .await
         .map_err(net(core))?;
     let user: UserProfile = decode(&answer).map_err(net(core))?;
-    let mut session = core
-        .auth()
-        .ok_or_else(|| CoreError::client(ErrorCode::NotSignedIn))?
-        .session;
-    session.user = user;
-    core.set_session(session.clone())?;
-    Ok(Profile::from(&session.user))
+    let profile = Profile::from(&user);
+    let tag = core.cipher.tag("user", &user.user_id);
+    if !core.update_session(tag, |s| s.user = user).await? {
+        // Signed out (or in as someone else) while the answer was on its way.
+        return Err(CoreError::client(ErrorCode::NotSignedIn).localized(core.zh()));
+    }
+    Ok(profile)
 }
 
 pub async fn devices(core: &Core) -> CoreResult<Vec<DeviceEntry>> {
@@ -388,22 +388,28 @@ pub async fn ensure_signing_key(core: &Core) -> CoreResult<()> {
     )
     .await
     .map_err(net(core))?;
-    let mut session = auth.session;
-    session.signing_key_registered = true;
-    core.set_session(session)
+    // The request may have refreshed the tokens: mark the session as it is now, not the copy
+    // read before (writing that back would restore a spent refresh token).
+    core.update_session(auth.user_tag, |s| s.signing_key_registered = true)
+        .await?;
+    Ok(())
 }
 
 /// Unlocks the app lock by proving presence with the device key: the platform asks for PIN
 /// or biometrics before it signs a fresh random challenge, which is checked here.
-pub fn unlock_app(core: &Core, reason: &str) -> CoreResult<()> {
+pub async fn unlock_app(core: &Core, reason: &str) -> CoreResult<()> {
     let mut challenge = [0u8; 32];
     SystemRandom::new()
         .fill(&mut challenge)
         .map_err(|_| CoreError::client(ErrorCode::Storage))?;
     let mut payload = b"upay-app-unlock-v1\0".to_vec();
     payload.extend_from_slice(&challenge);
-    let public = core.keystore.signing_public_key()?;
-    let signature = core.keystore.sign(payload.clone(), reason.to_owned())?;
+    // The prompt waits for the user: never on the caller's (UI) thread nor a runtime worker.
+    let public = crate::keystore::off_runtime(&core.keystore, |k| k.signing_public_key()).await?;
+    let signature = {
+        let (payload, reason) = (payload.clone(), reason.to_owned());
+        crate::keystore::off_runtime(&core.keystore, move |k| k.sign(payload, reason)).await?
+    };
     UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &public)
         .verify(&payload, &signature)
         .map_err(|_| CoreError::client(ErrorCode::AuthenticationCancelled).localized(core.zh()))?;

@@ -630,3 +630,24 @@ async fn a_confirmation_prompt_does_not_block_the_runtime() {
     let done = confirm.await.unwrap().expect("confirmed");
     assert!(matches!(done, PaymentOutcome::Completed { .. }), "{done:?}");
 }
+
+/// The first payment confirmation after the access token expired: registering the device key
+/// refreshes the tokens on the way, and the session keeps the new ones (writing back the copy
+/// read before would restore a spent refresh token, and the next refresh would end the session).
+#[tokio::test]
+async fn registering_the_payment_key_with_an_expired_token_keeps_the_session() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = open_client(&mock.base, dir.path(), "device-keyreg-1");
+    sign_in(&client, &mock, ZHANG).await;
+    mock.advance_clock(16 * 60).await;
+    client
+        .session()
+        .enable_payment_confirmation()
+        .await
+        .unwrap();
+    // The access token expires again: the next call refreshes with what the first refresh gave.
+    mock.advance_clock(16 * 60).await;
+    client.session().refresh_profile().await.unwrap();
+    assert_eq!(client.session().profile().unwrap().user_id, ZHANG_ID);
+}

@@ -126,7 +126,11 @@ async fn the_app_locks_after_inactivity_and_unlocks_with_the_device_key() {
     assert_eq!(err.code(), ErrorCode::AppLocked);
 
     // The platform checked PIN/biometrics: the device key signs a fresh challenge.
-    client.session().unlock_app("Unlock uPay".into()).unwrap();
+    client
+        .session()
+        .unlock_app("Unlock uPay".into())
+        .await
+        .unwrap();
     assert!(!client.session().is_app_locked());
     assert!(
         !history
@@ -146,7 +150,11 @@ async fn the_app_locks_after_inactivity_and_unlocks_with_the_device_key() {
             .code(),
         ErrorCode::AppLocked
     );
-    client.session().unlock_app("Unlock uPay".into()).unwrap();
+    client
+        .session()
+        .unlock_app("Unlock uPay".into())
+        .await
+        .unwrap();
     history.page(HistoryFilter::default(), None, 20).unwrap();
 }
 

@@ -19,12 +19,12 @@ final class KeyStoreTests: XCTestCase {
         XCTAssertEqual(locked?.code, .appLocked)
 
         w.keyStore.userConfirms = false
-        let declined = await coreError { try w.session.unlockApp(reason: "解锁U钱包") }
+        let declined = await coreError { try await w.session.unlockApp(reason: "解锁U钱包") }
         XCTAssertEqual(declined?.code, .authenticationCancelled)
         XCTAssertTrue(w.session.isAppLocked())
 
         w.keyStore.userConfirms = true
-        try w.session.unlockApp(reason: "解锁U钱包")
+        try await w.session.unlockApp(reason: "解锁U钱包")
         XCTAssertFalse(w.session.isAppLocked())
         XCTAssertTrue(try w.client.homeSnapshot().signedIn)
         XCTAssertEqual(w.keyStore.signReasons, ["解锁U钱包", "解锁U钱包"])
