@@ -498,6 +498,13 @@ impl Core {
         *self.last_activity.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
+    /// The signed-in user for a call the user made: refused while the app is locked, and
+    /// counts as use of the app.
+    pub fn unlocked_user(&self) -> CoreResult<(String, i64)> {
+        self.ensure_unlocked()?;
+        self.user()
+    }
+
     /// Fails with `AppLocked` once the app was unused for the configured time.
     pub fn ensure_unlocked(&self) -> CoreResult<()> {
         if self.is_locked() {

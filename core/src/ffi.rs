@@ -393,7 +393,7 @@ impl PaymentsApi {
         loc(
             core,
             (|| {
-                let (user, _) = core.user()?;
+                let (user, _) = core.unlocked_user()?;
                 core.store.read(|c| {
                     crate::store::mirror::recent_payees(c, &core.cipher, &user, limit.min(100))
                 })

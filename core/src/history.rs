@@ -287,7 +287,7 @@ fn view_at(
 
 /// One transaction from the cache.
 pub fn by_id(core: &Core, id: &str) -> CoreResult<Option<TransactionView>> {
-    let (user, _) = core.user()?;
+    let (user, _) = core.unlocked_user()?;
     let zh = core.zh();
     core.store.read(|c| {
         let mut stmt = c.prepare_cached(&format!(

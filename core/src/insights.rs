@@ -110,7 +110,8 @@ pub fn by_category(
     to: i64,
     currency_code: &str,
 ) -> CoreResult<Vec<CategoryTotal>> {
-    core.ensure_unlocked()?;
+    // Signed out, the cache kept for the next sign-in is nobody's to analyse.
+    core.unlocked_user()?;
     let cur = currency(core, currency_code)?;
     core.store.read(|c| {
         let mut stmt = c.prepare_cached(&format!(
@@ -200,7 +201,7 @@ pub fn monthly(
     to_month: i32,
     currency_code: &str,
 ) -> CoreResult<Vec<MonthSummary>> {
-    core.ensure_unlocked()?;
+    core.unlocked_user()?;
     let cur = currency(core, currency_code)?;
     month_range(core, from_month, to_month)?;
     core.store.read(|c| {
@@ -400,7 +401,7 @@ pub fn add_reminder(
 
 /// Reminders, soonest first.
 pub fn reminders(core: &Core) -> CoreResult<Vec<Reminder>> {
-    let (user, owner) = core.user()?;
+    let (user, owner) = core.unlocked_user()?;
     let now = now_ms();
     type Row = (String, u8, i64, String, Option<i64>, Vec<u8>);
     let rows: Vec<Row> = core.store.read(|c| {
@@ -443,7 +444,7 @@ pub fn reminders(core: &Core) -> CoreResult<Vec<Reminder>> {
 
 /// Marks this period's bill paid: the reminder moves to the next month's due date.
 pub fn mark_reminder_paid(core: &Core, id: &str) -> CoreResult<Reminder> {
-    let (_, owner) = core.user()?;
+    let (_, owner) = core.unlocked_user()?;
     let off = core.settings.utc_offset_ms;
     core.store.write(|tx| {
         let row: Option<(u8, i64)> = tx
@@ -468,7 +469,7 @@ pub fn mark_reminder_paid(core: &Core, id: &str) -> CoreResult<Reminder> {
 }
 
 pub fn remove_reminder(core: &Core, id: &str) -> CoreResult<()> {
-    let (_, owner) = core.user()?;
+    let (_, owner) = core.unlocked_user()?;
     core.store.write(|tx| {
         tx.execute(
             "DELETE FROM reminders WHERE id = ?1 AND owner_tag = ?2",

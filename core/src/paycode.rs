@@ -209,7 +209,7 @@ pub async fn enable(core: &Core) -> CoreResult<PaycodeInfo> {
 
 /// What the app knows with no network.
 pub fn cached_info(core: &Core) -> CoreResult<PaycodeInfo> {
-    let (user, owner) = core.user()?;
+    let (user, owner) = core.unlocked_user()?;
     Ok(info(load(core, &user, owner)?.as_ref()))
 }
 

@@ -880,7 +880,7 @@ pub async fn confirm_payment(
 
 /// Cancels an item that has not been sent (only `queued` items can be cancelled).
 pub fn cancel(core: &Core, item_id: &str) -> CoreResult<OutboxItem> {
-    let (user, tag) = core.user()?;
+    let (user, tag) = core.unlocked_user()?;
     let now = now_ms();
     // `queued` means no attempt can have been applied by the server: an attempt without a
     // definite answer moves an item to `unknown`, and `unknown` never returns to `queued`.
@@ -915,6 +915,7 @@ pub fn outbox_items(core: &Core, limit: u32) -> CoreResult<Vec<OutboxItem>> {
     let Some(auth) = core.auth() else {
         return Ok(Vec::new());
     };
+    core.ensure_unlocked()?;
     let rows = core
         .store
         .read(|c| Ok(outbox::list(c, auth.user_tag, false, limit.min(100))?))?;

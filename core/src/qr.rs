@@ -61,6 +61,7 @@ pub fn parse_scanned_code(text: String) -> Result<ScanIntent, CoreError> {
 
 /// The signed-in user's receive code, optionally for a fixed amount. Works offline.
 pub fn receive_code(core: &Core, amount: Option<Amount>) -> CoreResult<String> {
+    core.ensure_unlocked()?;
     let auth = core
         .auth()
         .ok_or_else(|| CoreError::client(ErrorCode::NotSignedIn).localized(core.zh()))?;

@@ -248,7 +248,7 @@ async fn fetch(core: &Core) -> Result<(SavingsOverview, Vec<SavingsYield>), NetE
 
 /// The cached overview, with no network; `None` before the first [`refresh`].
 pub fn cached(core: &Core) -> CoreResult<Option<SavingsView>> {
-    let (user, owner) = core.user()?;
+    let (user, owner) = core.unlocked_user()?;
     match read_overview(core, &user, owner)? {
         Some(c) => view(core, owner, c, true).map(Some),
         None => Ok(None),
@@ -331,7 +331,7 @@ pub fn yields(
     currency: Option<String>,
     limit: u32,
 ) -> CoreResult<Vec<SavingsYieldView>> {
-    let (user, owner) = core.user()?;
+    let (user, owner) = core.unlocked_user()?;
     let zh = core.zh();
     let currency = match currency {
         Some(c) => Some(

@@ -125,6 +125,27 @@ async fn the_app_locks_after_inactivity_and_unlocks_with_the_device_key() {
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::AppLocked);
 
+    // Every read of the user's data and every change is refused while locked.
+    let locked = |r: Result<(), upay_core::CoreError>| {
+        assert_eq!(r.unwrap_err().code(), ErrorCode::AppLocked);
+    };
+    let tx_id = "T-any".to_owned();
+    locked(history.get(tx_id).map(drop));
+    locked(client.payments().outbox(10).map(drop));
+    locked(client.payments().cancel("item-any".into()).map(drop));
+    locked(client.payments().recent_payees(5).map(drop));
+    locked(client.receive_code(None).map(drop));
+    locked(client.insights().reminders().map(drop));
+    locked(
+        client
+            .insights()
+            .spending_by_category(0, i64::MAX, "CNY".into())
+            .map(drop),
+    );
+    locked(client.savings().cached().map(drop));
+    locked(client.savings().yields(None, 10).map(drop));
+    locked(client.paycode().info().map(drop));
+
     // The platform checked PIN/biometrics: the device key signs a fresh challenge.
     client
         .session()
@@ -156,6 +177,25 @@ async fn the_app_locks_after_inactivity_and_unlocks_with_the_device_key() {
         .await
         .unwrap();
     history.page(HistoryFilter::default(), None, 20).unwrap();
+
+    // Signed out, the cache kept for the next sign-in is not analysed for whoever holds the
+    // phone.
+    client.session().logout().await.unwrap();
+    let signed_out = |r: Result<(), upay_core::CoreError>| {
+        assert_eq!(r.unwrap_err().code(), ErrorCode::NotSignedIn);
+    };
+    signed_out(
+        client
+            .insights()
+            .spending_by_category(0, i64::MAX, "CNY".into())
+            .map(drop),
+    );
+    signed_out(
+        client
+            .insights()
+            .monthly(202001, 203012, "CNY".into())
+            .map(drop),
+    );
 }
 
 /// The worker's own retries of a chat message the server keeps refusing are not use of the app:
