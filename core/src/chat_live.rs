@@ -151,7 +151,13 @@ async fn session(
         "/v1/support/conversations/{}/socket?after_event_seq={last}",
         conv.id
     );
-    let mut ws = match crate::api::ws::connect(core, &path, &token).await {
+    // Stop and reconnect are heard while connecting too.
+    let opened = tokio::select! {
+        r = crate::api::ws::connect(core, &path, &token) => r,
+        _ = stop.changed() => return Ended::Stopped,
+        _ = kick.notified() => return Ended::Kicked,
+    };
+    let mut ws = match opened {
         Ok(ws) => ws,
         Err(WsError::Http(resp)) => {
             match resp.status().as_u16() {

@@ -85,6 +85,9 @@ pub struct Core {
     pub chat: crate::chat::ChatRuntime,
     /// One feedback flush at a time (memory only).
     pub feedback: crate::feedback::FeedbackRuntime,
+    /// Wakes the live connections when the signed-in user changes (sign-out, or in as someone
+    /// else), so they reconnect for the new user at once.
+    user_changed: Mutex<Vec<std::sync::Weak<tokio::sync::Notify>>>,
 }
 
 const SESSION_PLACE: Place<'static> = Place {
@@ -249,6 +252,7 @@ impl Core {
             help: crate::help::HelpCache::default(),
             chat: crate::chat::ChatRuntime::default(),
             feedback: crate::feedback::FeedbackRuntime::default(),
+            user_changed: Mutex::new(Vec::new()),
         });
         crate::sync::worker::spawn(&core);
         Ok(core)
@@ -299,8 +303,30 @@ impl Core {
             )?;
             Ok(())
         })?;
-        *self.auth.write().unwrap_or_else(|p| p.into_inner()) = Some(Auth { session, user_tag });
+        let previous = self
+            .auth
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(Auth { session, user_tag })
+            .map(|a| a.user_tag);
+        if previous != Some(user_tag) {
+            self.wake_live_connections();
+        }
         Ok(())
+    }
+
+    /// Registers a live connection's wake-up for changes of the signed-in user.
+    pub fn on_user_change(&self, wake: &Arc<tokio::sync::Notify>) {
+        let mut list = self.user_changed.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(wake));
+    }
+
+    fn wake_live_connections(&self) {
+        let list = self.user_changed.lock().unwrap_or_else(|p| p.into_inner());
+        for wake in list.iter().filter_map(std::sync::Weak::upgrade) {
+            wake.notify_one();
+        }
     }
 
     /// Forgets the session (tokens) but keeps the cache and the outbox.
@@ -312,6 +338,7 @@ impl Core {
             Ok(())
         })?;
         *self.auth.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.wake_live_connections();
         self.events
             .emit(vec![WalletEvent::SessionChanged { signed_in: false }]);
         Ok(())

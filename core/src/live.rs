@@ -49,6 +49,8 @@ impl Drop for LiveEvents {
 pub fn start(core: &Arc<Core>) -> Arc<LiveEvents> {
     let (tx, rx) = watch::channel(false);
     let kick = Arc::new(Notify::new());
+    // A sign-out or another user's sign-in reconnects at once, as that user (or waits).
+    core.on_user_change(&kick);
     crate::core::runtime().spawn(run(Arc::downgrade(core), rx, kick.clone()));
     Arc::new(LiveEvents { stop: tx, kick })
 }
@@ -90,17 +92,29 @@ async fn run(core: Weak<Core>, mut stop: watch::Receiver<bool>, kick: Arc<Notify
 }
 
 async fn session(core: &Weak<Core>, stop: &mut watch::Receiver<bool>, kick: &Notify) -> Ended {
+    // The user the connection was opened for: its events are theirs alone.
+    let owner: i64;
     let mut ws = {
         let Some(c) = core.upgrade() else {
             return Ended::Gone;
         };
-        let Some(token) = c.auth().map(|a| a.session.tokens.access_token.clone()) else {
+        let Some((token, tag)) = c
+            .auth()
+            .map(|a| (a.session.tokens.access_token.clone(), a.user_tag))
+        else {
             // Signed out: wait for a sign-in (or a stop).
             return Ended::Dropped {
                 was_connected: false,
             };
         };
-        match crate::api::ws::connect(&c, "/v1/events", &token).await {
+        owner = tag;
+        // Stop and reconnect are heard while connecting too.
+        let opened = tokio::select! {
+            r = crate::api::ws::connect(&c, "/v1/events", &token) => r,
+            _ = stop.changed() => return Ended::Stopped,
+            _ = kick.notified() => return Ended::Kicked,
+        };
+        match opened {
             Ok(ws) => ws,
             Err(WsError::Http(resp)) => {
                 if resp.status().as_u16() == 401 {
@@ -140,6 +154,12 @@ async fn session(core: &Weak<Core>, stop: &mut watch::Receiver<bool>, kick: &Not
             let _ = ws.close(None).await;
             return Ended::Gone;
         };
+        // Signed out, or in as someone else: the previous user's events must not reach this
+        // user's cache or listeners. Reconnect at once (for the new user, if any).
+        if c.auth().map(|a| a.user_tag) != Some(owner) {
+            let _ = ws.close(None).await;
+            return Ended::Kicked;
+        }
         // Unknown event kinds (added later) and malformed frames are ignored.
         if let Ok(event) = serde_json::from_str::<LiveEvent>(&text) {
             deliver(&c, event);

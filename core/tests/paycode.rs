@@ -368,3 +368,66 @@ async fn a_charge_at_the_till_reaches_the_app_live_and_the_balance_follows() {
     live.stop();
     subscription.cancel();
 }
+
+/// Live events belong to the user the connection was opened for: after a sign-out and another
+/// user's sign-in, the connection is opened again for the new user at once; the previous
+/// user's events no longer reach this phone.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_events_follow_the_signed_in_user() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = open_client(&mock.base, dir.path(), "device-live-switch");
+    sign_in(&client, &mock, ZHANG).await;
+    let events = Arc::new(Recorder::default());
+    let subscription = client.subscribe(events.clone());
+    let live = client.start_live_events();
+    let connects = |events: &Recorder| {
+        events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| **e == WalletEvent::LiveConnectionChanged { connected: true })
+            .count()
+    };
+    eventually("the live connection is up", Duration::from_secs(10), || {
+        connects(&events) == 1
+    })
+    .await;
+
+    client.session().logout().await.unwrap();
+    sign_in(&client, &mock, LI).await;
+    eventually(
+        "the connection is opened again for Li",
+        Duration::from_secs(5),
+        || connects(&events) >= 2,
+    )
+    .await;
+    events.0.lock().unwrap().clear();
+    // Zhang signs in elsewhere, then Li does: only Li's notice reaches this phone.
+    mock.raw_login(ZHANG, "zhang-tablet").await;
+    mock.raw_login(LI, "li-tablet").await;
+    let sign_ins = |events: &Recorder| -> Vec<String> {
+        events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                WalletEvent::NewDeviceSignIn { device_name, .. } => Some(device_name.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    eventually(
+        "Li's new-device notice arrives",
+        Duration::from_secs(10),
+        || !sign_ins(&events).is_empty(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let names = sign_ins(&events);
+    assert_eq!(names.len(), 1, "{names:?}");
+    live.stop();
+    subscription.cancel();
+}

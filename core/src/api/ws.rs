@@ -22,8 +22,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub type Socket = WebSocketStream<Box<dyn Io>>;
 
-/// Opens `path_and_query` (e.g. `/v1/events`) as a WebSocket on the configured backend.
+/// Opens `path_and_query` (e.g. `/v1/events`) as a WebSocket on the configured backend. The
+/// whole opening (TCP, TLS, upgrade) gives up after the request timeout: a network that takes
+/// the connection and then stalls (a captive portal) must not hold the caller forever.
 pub async fn connect(core: &Core, path_and_query: &str, token: &str) -> Result<Socket, WsError> {
+    tokio::time::timeout(
+        core.settings.retry.request_timeout,
+        open(core, path_and_query, token),
+    )
+    .await
+    .map_err(|_| WsError::Io(std::io::ErrorKind::TimedOut.into()))?
+}
+
+async fn open(core: &Core, path_and_query: &str, token: &str) -> Result<Socket, WsError> {
     let base = &core.settings.base_url;
     let host = base.host_str().unwrap_or_default().to_owned();
     let port = base.port_or_known_default().unwrap_or(443);
