@@ -21,13 +21,13 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::Method;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use upay_protocol::api::paycode::{PaycodeProvisioned, PaycodeStatus};
 use upay_protocol::error::ErrorCode as WireCode;
 use upay_protocol::money::{Currency, Money};
 use upay_protocol::paycode as code;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::api::{NetError, decode};
 use crate::core::Core;
@@ -99,17 +99,30 @@ fn load(core: &Core, user: &str, owner: i64) -> CoreResult<Option<Stored>> {
         .read(|c| crate::store::owner_row(c, &core.cipher, "paycode", owner, user))
 }
 
-fn save(core: &Core, user: &str, owner: i64, stored: &Stored) -> CoreResult<()> {
+/// The largest server-minus-phone clock difference believed when provisioning (a day).
+const MAX_CLOCK_OFFSET_MS: i64 = 24 * 3_600_000;
+
+/// Keeps the sealed secret while `owner` is the one signed in; returns whether it did (the
+/// session row is checked in the same transaction, so a sign-out cannot slip in between).
+fn save(core: &Core, user: &str, owner: i64, stored: &Stored) -> CoreResult<bool> {
     let owner_text = owner.to_string();
     let sealed = core.cipher.seal_json(&place(&owner_text, user), stored)?;
     core.store.write(|tx| {
+        let signed_in: Option<i64> = tx
+            .query_row("SELECT user_tag FROM session WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if signed_in != Some(owner) {
+            return Ok(false);
+        }
         tx.execute(
             "INSERT INTO paycode (owner_tag, provisioned_at, body) VALUES (?1, ?2, ?3)
              ON CONFLICT(owner_tag) DO UPDATE SET provisioned_at = excluded.provisioned_at,
                  body = excluded.body",
             params![owner, stored.provisioned_at, sealed],
         )?;
-        Ok(())
+        Ok(true)
     })
 }
 
@@ -178,13 +191,26 @@ pub async fn enable(core: &Core) -> CoreResult<PaycodeInfo> {
         .await
         .map_err(|e| e.into_core(zh))?;
     let received_at = now_ms();
-    let p: PaycodeProvisioned = decode(&answer).map_err(|e| e.into_core(zh))?;
+    let mut answer = answer;
+    let decoded = decode::<PaycodeProvisioned>(&answer);
+    answer.body.zeroize();
+    let mut p = decoded.map_err(|e| e.into_core(zh))?;
+    let secret_b64 = Zeroizing::new(std::mem::take(&mut p.secret));
     let secret = Zeroizing::new(
-        B64.decode(p.secret.as_bytes())
+        B64.decode(secret_b64.as_bytes())
             .ok()
             .filter(|s| s.len() == code::SECRET_LEN)
             .ok_or_else(|| CoreError::client(ErrorCode::BadResponse).localized(zh))?,
     );
+    let clock_offset_ms = p
+        .provisioned_at
+        .saturating_sub(sent_at + (received_at - sent_at) / 2);
+    // The codes this build derives step every minute; a server clock more than a day away
+    // from the phone's is a wrong answer, not a clock to follow.
+    if p.step_secs != code::STEP_SECS || clock_offset_ms.unsigned_abs() > MAX_CLOCK_OFFSET_MS as u64
+    {
+        return Err(CoreError::client(ErrorCode::BadResponse).localized(zh));
+    }
     let wrapped = keystore_call(core, {
         let secret = secret.clone();
         move |ks| ks.wrap_data_key(secret.to_vec())
@@ -198,11 +224,15 @@ pub async fn enable(core: &Core) -> CoreResult<PaycodeInfo> {
         daily_limit: p.daily_limit,
         step_secs: p.step_secs,
         provisioned_at: p.provisioned_at,
-        clock_offset_ms: p.provisioned_at - (sent_at + received_at) / 2,
+        clock_offset_ms,
         remaining_today: None,
         checked_at: Some(received_at),
     };
-    save(core, &user, owner, &stored)?;
+    // Signed out (or in as someone else) while provisioning: the secret of an ended sign-in
+    // is not kept.
+    if !save(core, &user, owner, &stored)? {
+        return Err(CoreError::client(ErrorCode::NotSignedIn).localized(zh));
+    }
     tracing::info!(slot = p.slot, "payment code enabled");
     Ok(info(Some(&stored)))
 }
@@ -289,8 +319,9 @@ pub fn code_at_device_time(core: &Core, device_ms: i64) -> CoreResult<PaycodeVie
     if secret.len() != code::SECRET_LEN {
         return Err(CoreError::client(ErrorCode::Storage));
     }
-    let server_ms = device_ms + stored.clock_offset_ms;
-    let step_ms = stored.step_secs.max(1) * 1000;
+    let server_ms = device_ms.saturating_add(stored.clock_offset_ms);
+    // Codes step every `code::STEP_SECS` (checked when the secret was provisioned).
+    let step_ms = code::STEP_SECS * 1000;
     let valid_from = server_ms.div_euclid(step_ms) * step_ms;
     let digits = code::code_at(&secret, stored.slot, server_ms);
     Ok(PaycodeView {
