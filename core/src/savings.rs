@@ -237,10 +237,12 @@ async fn fetch(core: &Core) -> Result<(SavingsOverview, Vec<SavingsYield>), NetE
             .send_authed(Method::GET, &path, None, None, core.interactive())
             .await?;
         let page: SavingsYieldPage = decode(&answer)?;
+        let empty = page.items.is_empty();
         yields.extend(page.items);
+        // An empty page or a cursor that does not move would never end: stop there.
         match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+            Some(c) if !empty && cursor.as_deref() != Some(c.as_str()) => cursor = Some(c),
+            _ => break,
         }
     }
     Ok((overview, yields))
