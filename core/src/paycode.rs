@@ -102,6 +102,22 @@ fn load(core: &Core, user: &str, owner: i64) -> CoreResult<Option<Stored>> {
 /// The largest server-minus-phone clock difference believed when provisioning (a day).
 const MAX_CLOCK_OFFSET_MS: i64 = 24 * 3_600_000;
 
+/// The server clock minus the phone's, from a provisioning answer stamped `provisioned_at`
+/// (server time) for a request sent at `sent_at` and answered at `received_at` (phone time):
+/// the answer is taken to have been made halfway. `None` for an answer this build must not
+/// follow: codes stepping other than every `code::STEP_SECS`, or a clock more than a day away.
+fn clock_offset(
+    step_secs: i64,
+    provisioned_at: i64,
+    sent_at: i64,
+    received_at: i64,
+) -> Option<i64> {
+    let midway = sent_at.saturating_add(received_at.saturating_sub(sent_at) / 2);
+    let offset = provisioned_at.saturating_sub(midway);
+    (step_secs == code::STEP_SECS && offset.unsigned_abs() <= MAX_CLOCK_OFFSET_MS as u64)
+        .then_some(offset)
+}
+
 /// Keeps the sealed secret while `owner` is the one signed in; returns whether it did (the
 /// session row is checked in the same transaction, so a sign-out cannot slip in between).
 fn save(core: &Core, user: &str, owner: i64, stored: &Stored) -> CoreResult<bool> {
@@ -202,15 +218,8 @@ pub async fn enable(core: &Core) -> CoreResult<PaycodeInfo> {
             .filter(|s| s.len() == code::SECRET_LEN)
             .ok_or_else(|| CoreError::client(ErrorCode::BadResponse).localized(zh))?,
     );
-    let clock_offset_ms = p
-        .provisioned_at
-        .saturating_sub(sent_at + (received_at - sent_at) / 2);
-    // The codes this build derives step every minute; a server clock more than a day away
-    // from the phone's is a wrong answer, not a clock to follow.
-    if p.step_secs != code::STEP_SECS || clock_offset_ms.unsigned_abs() > MAX_CLOCK_OFFSET_MS as u64
-    {
-        return Err(CoreError::client(ErrorCode::BadResponse).localized(zh));
-    }
+    let clock_offset_ms = clock_offset(p.step_secs, p.provisioned_at, sent_at, received_at)
+        .ok_or_else(|| CoreError::client(ErrorCode::BadResponse).localized(zh))?;
     let wrapped = keystore_call(core, {
         let secret = secret.clone();
         move |ks| ks.wrap_data_key(secret.to_vec())
@@ -371,8 +380,24 @@ pub async fn disable(core: &Core) -> CoreResult<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn codes_are_grouped_by_four() {
-        assert_eq!(super::group("281234567890123456"), "2812 3456 7890 1234 56");
+        assert_eq!(group("281234567890123456"), "2812 3456 7890 1234 56");
+    }
+
+    #[test]
+    fn the_clock_offset_is_taken_halfway_and_only_from_a_sane_answer() {
+        let t = 1_800_000_000_000;
+        // Sent at t, answered 200 ms later, stamped 5 s ahead of the midpoint.
+        assert_eq!(clock_offset(60, t + 100 + 5_000, t, t + 200), Some(5_000));
+        assert_eq!(clock_offset(60, t - 3_600_000, t, t), Some(-3_600_000));
+        // A step this build does not derive, a clock two days away, absurd values.
+        assert_eq!(clock_offset(30, t, t, t), None);
+        assert_eq!(clock_offset(1 << 61, t, t, t), None);
+        assert_eq!(clock_offset(60, t + 2 * 86_400_000, t, t), None);
+        assert_eq!(clock_offset(60, i64::MIN, t, t), None);
+        assert_eq!(clock_offset(60, i64::MAX, i64::MIN, i64::MAX), None);
     }
 }

@@ -237,15 +237,20 @@ async fn fetch(core: &Core) -> Result<(SavingsOverview, Vec<SavingsYield>), NetE
             .send_authed(Method::GET, &path, None, None, core.interactive())
             .await?;
         let page: SavingsYieldPage = decode(&answer)?;
-        let empty = page.items.is_empty();
+        let next = next_page(cursor.as_deref(), !page.items.is_empty(), page.next_cursor);
         yields.extend(page.items);
-        // An empty page or a cursor that does not move would never end: stop there.
-        match page.next_cursor {
-            Some(c) if !empty && cursor.as_deref() != Some(c.as_str()) => cursor = Some(c),
-            _ => break,
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
         }
     }
     Ok((overview, yields))
+}
+
+/// The cursor of the page after one fetched with `cursor`, if there is one worth asking for: an
+/// empty page or a cursor that does not move would never end.
+fn next_page(cursor: Option<&str>, got_items: bool, next: Option<String>) -> Option<String> {
+    next.filter(|next| got_items && cursor != Some(next.as_str()))
 }
 
 /// The cached overview, with no network; `None` before the first [`refresh`].
@@ -405,7 +410,19 @@ async fn savings_move(
 
 #[cfg(test)]
 mod tests {
-    use super::percent_text;
+    use super::{next_page, percent_text};
+
+    #[test]
+    fn yield_pages_end_on_an_empty_page_or_a_cursor_that_does_not_move() {
+        let next = |cursor: Option<&str>, got: bool, next: Option<&str>| {
+            next_page(cursor, got, next.map(str::to_owned))
+        };
+        assert_eq!(next(None, true, Some("c1")).as_deref(), Some("c1"));
+        assert_eq!(next(Some("c1"), true, Some("c2")).as_deref(), Some("c2"));
+        assert_eq!(next(Some("c1"), true, None), None);
+        assert_eq!(next(Some("c1"), false, Some("c2")), None);
+        assert_eq!(next(Some("c1"), true, Some("c1")), None);
+    }
 
     #[test]
     fn percent_text_is_exact() {
