@@ -121,6 +121,15 @@ final class ViewModelTests: XCTestCase {
         XCTAssertEqual(model.lastCharge?.merchantName, "全家便利店")
         XCTAssertEqual(model.info?.remainingToday?.minor, 2_000_00 - 12_80)
 
+        // Locked, the code leaves the screen with the reason; unlocked, it comes back.
+        w.session.lockApp()
+        model.resume()
+        try await until("the code hidden while locked") { model.error?.code == .appLocked }
+        XCTAssertNil(model.code)
+        try await w.session.unlockApp(reason: "解锁U钱包")
+        model.resume()
+        try await until("the code back after unlocking") { model.code != nil && model.error == nil }
+
         await model.disable()
         XCTAssertEqual(model.info?.enabled, false)
         XCTAssertNil(model.code)

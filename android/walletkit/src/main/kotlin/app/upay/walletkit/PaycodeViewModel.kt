@@ -37,20 +37,29 @@ data class PaycodeState(
 
 /**
  * The payment-code screen's state holder. Codes are derived by the core with no network: the
- * holder asks for the current one and again when it expires (`refreshInSecs`), so the screen
- * always shows a code the till accepts. Turning the feature on or off needs the network; a
- * charge at a till arrives as a live event while [WalletClient.startLiveEvents] runs.
+ * holder asks for the current one and again once it expires, so the screen always shows a code
+ * the till accepts. Expiry is checked every second against the wall clock, which keeps running
+ * while the phone sleeps (a delay alone would wake late and leave a stale code up). Turning the
+ * feature on or off needs the network; a charge at a till arrives as a live event while
+ * [WalletClient.startLiveEvents] runs.
+ *
+ * Call [resume] when the screen becomes visible again (the app came to the foreground, the
+ * app lock was lifted): a code refused meanwhile (for example `APP_LOCKED`) comes back.
+ * The holder's own state is only touched on [scope]'s dispatcher; core calls run on [io].
  */
 class PaycodeViewModel(
     private val client: WalletClient,
     private val scope: CoroutineScope,
     private val io: CoroutineDispatcher = Dispatchers.IO,
+    /** The wall clock in milliseconds (tests may pass another). */
+    private val now: () -> Long = System::currentTimeMillis,
 ) : AutoCloseable {
     private val _state = MutableStateFlow(PaycodeState())
     val state: StateFlow<PaycodeState> = _state.asStateFlow()
 
     private val paycode = client.paycode()
     private var ticker: Job? = null
+    @Volatile private var closed = false
     private val events = client.listen { batch ->
         batch.filterIsInstance<WalletEvent.PaycodeRedeemed>().lastOrNull()?.let { charged ->
             _state.update {
@@ -63,29 +72,37 @@ class PaycodeViewModel(
     }
 
     init {
+        resume()
+    }
+
+    /** Reads the cached state again and, when the payment code is on, shows a fresh code. */
+    fun resume() {
         scope.launch {
             try {
                 val info = withContext(io) { paycode.info() }
-                _state.update { it.copy(info = info) }
-                if (info.enabled) tick()
+                _state.update { it.copy(info = info, error = null) }
+                if (info.enabled) tick() else stopTicker()
             } catch (e: CoreException) {
-                _state.update { it.copy(error = e.toUiError()) }
+                // Locked or signed out: no code on screen until the next resume().
+                stopTicker()
+                _state.update { it.copy(code = null, error = e.toUiError()) }
             }
         }
     }
 
     /** Turns the payment code on for this phone (online), then shows codes. */
     fun enable() = perform {
-        val info = paycode.enable()
+        val info = withContext(io) { paycode.enable() }
         _state.update { it.copy(info = info) }
         tick()
     }
 
     /** Turns it off: revoked on the server, forgotten here (online). */
     fun disable() = perform {
-        paycode.disable()
-        ticker?.cancel()
-        _state.update { it.copy(info = paycode.info(), code = null) }
+        withContext(io) { paycode.disable() }
+        stopTicker()
+        val info = withContext(io) { paycode.info() }
+        _state.update { it.copy(info = info, code = null) }
     }
 
     /**
@@ -94,27 +111,36 @@ class PaycodeViewModel(
      */
     fun refreshStatus() = perform {
         try {
-            val info = paycode.status()
+            val info = withContext(io) { paycode.status() }
             _state.update { it.copy(info = info, code = if (info.enabled) it.code else null) }
-            if (!info.enabled) ticker?.cancel()
+            if (!info.enabled) stopTicker() else if (ticker?.isActive != true) tick()
         } catch (e: CoreException) {
             val code = e.toUiError().code
             if (code != ErrorCode.OFFLINE && code != ErrorCode.TIMEOUT) throw e
         }
     }
 
-    private fun tick() {
+    private fun stopTicker() {
         ticker?.cancel()
+        ticker = null
+    }
+
+    /** Shows the current code and replaces it once the wall clock passes its expiry. */
+    private fun tick() {
+        if (closed) return
+        stopTicker()
         ticker = scope.launch {
-            while (isActive) {
+            while (isActive && !closed) {
                 val code = try {
                     withContext(io) { paycode.currentCode() }
                 } catch (e: CoreException) {
+                    // Shown until resume() (e.g. after unlocking) or refreshStatus() tries again.
                     _state.update { it.copy(code = null, error = e.toUiError()) }
                     return@launch
                 }
                 _state.update { it.copy(code = code, error = null) }
-                delay(code.refreshInSecs.toLong() * 1000)
+                val expires = now() + code.refreshInSecs.toLong() * 1000
+                while (isActive && now() < expires) delay(minOf(1_000L, expires - now()).coerceAtLeast(1L))
             }
         }
     }
@@ -123,7 +149,7 @@ class PaycodeViewModel(
         scope.launch {
             _state.update { it.copy(busy = true, error = null) }
             try {
-                withContext(io) { call() }
+                call()
             } catch (e: CoreException) {
                 _state.update { it.copy(error = e.toUiError()) }
             } finally {
@@ -133,6 +159,7 @@ class PaycodeViewModel(
     }
 
     override fun close() {
+        closed = true
         ticker?.cancel()
         events.close()
         paycode.close()

@@ -149,6 +149,16 @@ class ViewModelTest {
                 assertEquals("全家便利店", charged.lastCharge!!.merchantName)
                 assertEquals(2_000_00L - 12_80, charged.info!!.remainingToday!!.minor)
 
+                // Locked, the code leaves the screen with the reason; unlocked, it comes back.
+                w.session.lockApp()
+                vm.resume()
+                val locked = vm.state.awaitState { it.error?.code == ErrorCode.APP_LOCKED }
+                assertEquals(null, locked.code)
+                w.session.unlockApp("解锁U钱包")
+                vm.resume()
+                val back = vm.state.awaitState { it.code != null && it.error == null }
+                assertEquals(18, back.code!!.code.length)
+
                 vm.disable()
                 val disabled = vm.state.awaitState { !it.busy && it.info?.enabled == false }
                 assertEquals(null, disabled.code)
