@@ -357,8 +357,10 @@ async fn put_rate(
             "must be at most 1 (100 % a year)",
         ));
     }
-    let now = sb.clock.now_ms();
     let (list, events) = sb.write(|tx| {
+        // Read inside the write: a midnight that passed while waiting for the lock is credited
+        // at the old rate before the new one takes effect.
+        let now = sb.clock.now_ms();
         let mut events = Vec::new();
         store::accrue_all(tx, now, &mut events)?;
         store::set_rate(tx, req.currency, req.annual_rate, now)?;
