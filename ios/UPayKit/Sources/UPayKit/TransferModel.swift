@@ -57,12 +57,17 @@ public final class TransferModel {
         } catch {}
     }
 
-    private func perform(_ call: @Sendable (PaymentsApi) async throws -> PaymentOutcome) async {
+    private func perform(_ call: @escaping @Sendable (PaymentsApi) async throws -> PaymentOutcome) async {
         let before = phase
         phase = .sending
         error = nil
+        // The call runs to its end even when the task awaiting it is cancelled (the sheet was
+        // dismissed): by then the core may have queued the payment, and showing the form again
+        // would invite a second one. Its outcome still becomes the phase.
+        let payments = self.payments
+        let work = Task { try await call(payments) }
         do {
-            phase = Self.phase(of: try await call(payments))
+            phase = Self.phase(of: try await work.value)
         } catch let failure as CoreError {
             // Nothing was queued (invalid input, locked app, cancelled prompt): the user can
             // correct and try again from where they were.
