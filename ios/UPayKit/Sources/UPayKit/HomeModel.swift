@@ -28,7 +28,9 @@ public final class HomeModel {
         following = Task { [weak self] in
             await self?.load()
             for await batch in events where batch.contains(where: Self.shownOnHome) {
-                await self?.load()
+                // A model released without stop() ends its listening here.
+                guard let model = self else { return }
+                await model.load()
             }
         }
     }
@@ -53,14 +55,18 @@ public final class HomeModel {
         await load()
     }
 
-    /// The app came to the foreground: the core resumes its outbox and syncs by itself.
-    public func didEnterForeground() {
+    /// The app came to the foreground (or the app lock was lifted): the core resumes its outbox
+    /// and syncs by itself, and the screen reads its snapshot again at once.
+    public func didEnterForeground() async {
         client.setForeground(foreground: true)
+        await load()
     }
 
     private func load() async {
         do {
             snapshot = try await Self.read(client)
+            // A good read ends whatever error the last one showed (e.g. the app was locked).
+            error = nil
         } catch let failure as CoreError {
             error = UIError(failure)
         } catch {}

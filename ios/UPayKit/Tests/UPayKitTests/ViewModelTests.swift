@@ -50,6 +50,14 @@ final class ViewModelTests: XCTestCase {
             home.snapshot?.balances.first { $0.currency == "CNY" }?.serverAvailable.minor == 150_500
         }
         XCTAssertEqual(home.snapshot?.recent.first?.amount.minor, 5_00)
+
+        // Back from the background locked: the reason shows; unlocked, it goes away.
+        w.session.lockApp()
+        await home.didEnterForeground()
+        XCTAssertEqual(home.error?.code, .appLocked)
+        try await w.session.unlockApp(reason: "解锁U钱包")
+        await home.didEnterForeground()
+        XCTAssertNil(home.error)
     }
 
     func testTheTransferModelAsksForConfirmationAndThenCompletes() async throws {

@@ -62,13 +62,20 @@ class HomeViewModel(
         }
     }
 
-    /** The app came to the foreground: the core resumes its outbox and syncs by itself. */
-    fun onForeground() = client.setForeground(true)
+    /**
+     * The app came to the foreground (or the app lock was lifted): the core resumes its outbox
+     * and syncs by itself, and the screen reads its snapshot again at once.
+     */
+    fun onForeground() {
+        client.setForeground(true)
+        reloads.trySend(Unit)
+    }
 
     private fun load() {
         try {
             val snapshot = client.homeSnapshot()
-            _state.update { it.copy(snapshot = snapshot) }
+            // A good read ends whatever error the last one showed (e.g. the app was locked).
+            _state.update { it.copy(snapshot = snapshot, error = null) }
         } catch (e: CoreException) {
             _state.update { it.copy(error = e.toUiError()) }
         }

@@ -76,6 +76,14 @@ class ViewModelTest {
                     s.snapshot?.balances?.any { it.serverAvailable.minor == 150_500L } == true
                 }
                 assertEquals(5_00L, updated.snapshot!!.recent.first().amount.minor)
+
+                // Back from the background locked: the reason shows; unlocked, it goes away.
+                w.session.lockApp()
+                home.onForeground()
+                home.state.awaitState { it.error?.code == ErrorCode.APP_LOCKED }
+                w.session.unlockApp("解锁U钱包")
+                home.onForeground()
+                home.state.awaitState { it.error == null && it.snapshot?.signedIn == true }
             }
         }
     }
