@@ -858,8 +858,7 @@ pub async fn confirm_payment(
         return Err(CoreError::client(ErrorCode::ScaInvalid).localized(zh));
     }
     let reason = reason.to_owned();
-    let signature =
-        crate::keystore::off_runtime(&core.keystore, move |k| k.sign(payload, reason)).await?;
+    let signature = crate::session::sign_with_device_key(core, payload, reason).await?;
     let proof = ScaProof {
         challenge_id: challenge.challenge_id,
         signature: B64.encode(signature),

@@ -395,6 +395,36 @@ pub async fn ensure_signing_key(core: &Core) -> CoreResult<()> {
     Ok(())
 }
 
+/// Signs `payload` with the device payment key after the platform's prompt (off the runtime).
+///
+/// A key the platform invalidated (a new fingerprint enrolled, the screen lock removed) answers
+/// `KeyNotFound` for good: it is deleted and the session marked as having no registered key, so
+/// the next confirmation creates and registers a new one. The caller gets `device_key_missing`
+/// (confirm again), never `key_lost`, which means the cache's key.
+pub async fn sign_with_device_key(
+    core: &Core,
+    payload: Vec<u8>,
+    reason: String,
+) -> CoreResult<Vec<u8>> {
+    match crate::keystore::off_runtime(&core.keystore, move |k| k.sign(payload, reason)).await {
+        Ok(signature) => Ok(signature),
+        Err(crate::keystore::KeyStoreError::KeyNotFound) => {
+            tracing::warn!("device payment key invalidated; it will be replaced");
+            if let Err(e) =
+                crate::keystore::off_runtime(&core.keystore, |k| k.delete_signing_key()).await
+            {
+                tracing::warn!(error = ?CoreError::from(e).code(), "invalidated key not deleted");
+            }
+            if let Some(auth) = core.auth() {
+                core.update_session(auth.user_tag, |s| s.signing_key_registered = false)
+                    .await?;
+            }
+            Err(CoreError::client(ErrorCode::DeviceKeyMissing).localized(core.zh()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Unlocks the app lock by proving presence with the device key: the platform asks for PIN
 /// or biometrics before it signs a fresh random challenge, which is checked here.
 pub async fn unlock_app(core: &Core, reason: &str) -> CoreResult<()> {
@@ -406,10 +436,7 @@ pub async fn unlock_app(core: &Core, reason: &str) -> CoreResult<()> {
     payload.extend_from_slice(&challenge);
     // The prompt waits for the user: never on the caller's (UI) thread nor a runtime worker.
     let public = crate::keystore::off_runtime(&core.keystore, |k| k.signing_public_key()).await?;
-    let signature = {
-        let (payload, reason) = (payload.clone(), reason.to_owned());
-        crate::keystore::off_runtime(&core.keystore, move |k| k.sign(payload, reason)).await?
-    };
+    let signature = sign_with_device_key(core, payload.clone(), reason.to_owned()).await?;
     UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &public)
         .verify(&payload, &signature)
         .map_err(|_| CoreError::client(ErrorCode::AuthenticationCancelled).localized(core.zh()))?;

@@ -651,3 +651,83 @@ async fn registering_the_payment_key_with_an_expired_token_keeps_the_session() {
     client.session().refresh_profile().await.unwrap();
     assert_eq!(client.session().profile().unwrap().user_id, ZHANG_ID);
 }
+
+/// A key store whose payment key the platform invalidated (a new fingerprint enrolled): it
+/// answers `KeyNotFound` until the key is deleted, after which a new one is made on use.
+struct InvalidatedOnce {
+    inner: upay_core::keystore::FileKeyStore,
+    dead: std::sync::atomic::AtomicBool,
+}
+
+impl upay_core::keystore::KeyStore for InvalidatedOnce {
+    fn wrap_data_key(&self, k: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        self.inner.wrap_data_key(k)
+    }
+    fn unwrap_data_key(&self, w: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        self.inner.unwrap_data_key(w)
+    }
+    fn signing_public_key(&self) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        self.inner.signing_public_key()
+    }
+    fn sign(&self, p: Vec<u8>, r: String) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+        if self.dead.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(upay_core::keystore::KeyStoreError::KeyNotFound);
+        }
+        self.inner.sign(p, r)
+    }
+    fn delete_signing_key(&self) -> Result<(), upay_core::keystore::KeyStoreError> {
+        self.dead.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.inner.delete_signing_key()
+    }
+}
+
+/// After the platform invalidates the payment key, one confirmation says so
+/// (`device_key_missing`, not `key_lost`), and the next one makes, registers and uses a new key.
+#[tokio::test]
+async fn an_invalidated_payment_key_is_replaced_on_the_next_confirmation() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = std::sync::Arc::new(InvalidatedOnce {
+        inner: upay_core::keystore::FileKeyStore::open(dir.path().join("keys")).unwrap(),
+        dead: std::sync::atomic::AtomicBool::new(false),
+    });
+    let client = upay_core::WalletClient::with_settings(
+        settings(&mock.base, dir.path(), "device-keyreset-1"),
+        keys.clone(),
+    )
+    .unwrap();
+    sign_in(&client, &mock, ZHANG).await;
+    client
+        .session()
+        .enable_payment_confirmation()
+        .await
+        .unwrap();
+    // A payee Zhang never paid: the transfer waits for his confirmation.
+    let payee = mock.register_magic("19900000088").await;
+    let out = client
+        .payments()
+        .transfer(
+            PayeeInput::AccountId { account_id: payee },
+            Some(cny(88)),
+            None,
+        )
+        .await
+        .unwrap();
+    let PaymentOutcome::ConfirmationRequired { item, .. } = out else {
+        panic!("{out:?}")
+    };
+    keys.dead.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = client
+        .payments()
+        .confirm_payment(item.id.clone(), "Confirm".into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DeviceKeyMissing);
+    assert!(client.session().profile().is_some(), "still signed in");
+    let done = client
+        .payments()
+        .confirm_payment(item.id.clone(), "Confirm".into())
+        .await
+        .unwrap();
+    assert!(matches!(done, PaymentOutcome::Completed { .. }), "{done:?}");
+}
