@@ -4,6 +4,10 @@ import UPayCore
 /// The transfer screen's view model. Every outcome of the core is a phase, so the screen never
 /// guesses: confirmation (signed by the platform key store after Face ID or the passcode),
 /// offline queueing, holds and refusals all arrive as typed values.
+///
+/// Made with `init(client:)`, it also follows the payment after the call returned: a queued
+/// transfer the core sends later (and that then needs confirmation, settles or fails), or one
+/// confirmed or cancelled elsewhere, moves the phase on by itself until `stop()`.
 @MainActor
 @Observable
 public final class TransferModel {
@@ -25,9 +29,68 @@ public final class TransferModel {
     public private(set) var error: UIError?
 
     @ObservationIgnored private let payments: PaymentsApi
+    @ObservationIgnored private var following: Task<Void, Never>?
 
     public init(payments: PaymentsApi) {
         self.payments = payments
+    }
+
+    public convenience init(client: WalletClient) {
+        self.init(payments: client.payments())
+        let events = client.events()
+        following = Task { [weak self] in
+            for await batch in events {
+                let items = batch.flatMap { event -> [OutboxItem] in
+                    if case let .outboxChanged(items) = event { return items }
+                    return []
+                }
+                guard let model = self else { return }
+                if !items.isEmpty { model.follow(items) }
+            }
+        }
+    }
+
+    /// Stops following the payment.
+    public func stop() {
+        following?.cancel()
+        following = nil
+    }
+
+    /// The shown item's newest state decides the phase (a report older than it changes nothing).
+    private func follow(_ items: [OutboxItem]) {
+        let shown: OutboxItem
+        switch phase {
+        case let .needsConfirmation(item, _, _), let .queued(item), let .held(item, _): shown = item
+        default: return
+        }
+        guard let item = items.last(where: { $0.id == shown.id }), item.updatedAt >= shown.updatedAt else {
+            return
+        }
+        let next = Self.phase(of: item)
+        if next != phase {
+            phase = next
+            error = nil
+        }
+    }
+
+    /// The phase an outbox item in its current state shows.
+    private static func phase(of item: OutboxItem) -> Phase {
+        switch item.state {
+        case .queued, .sending, .unknown:
+            if let confirmation = item.confirmation {
+                return .needsConfirmation(item: item, reasons: confirmation.reasons, risk: confirmation.risk)
+            }
+            return .queued(item)
+        case .accepted:
+            if let risk = item.risk { return .held(item: item, risk: risk) }
+            return .done(item: item, transaction: nil)
+        case .settled:
+            return .done(item: item, transaction: nil)
+        case .failed, .expired:
+            return .refused(item: item, code: item.errorCode ?? .unknown, message: item.errorMessage)
+        case .cancelled:
+            return .editing
+        }
     }
 
     public func send(to payee: PayeeInput, amount: Amount, note: String?) async {

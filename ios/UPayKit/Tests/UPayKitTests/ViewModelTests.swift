@@ -65,11 +65,18 @@ final class ViewModelTests: XCTestCase {
         let payee = try await Mock.newUser(cnyMinor: 0)
         let w = try TestWallet()
         try await w.signIn(payer)
-        let model = TransferModel(payments: w.payments)
+        let model = TransferModel(client: w.client)
+        defer { model.stop() }
 
         await model.send(to: .accountId(accountId: payee.userId), amount: cny(-5), note: nil)
         XCTAssertEqual(model.error?.code, .invalidInput)
         XCTAssertEqual(model.phase, .editing)
+
+        await model.send(to: .accountId(accountId: payee.userId), amount: cny(66_00), note: "房租")
+        guard case let .needsConfirmation(first, _, _) = model.phase else { return XCTFail("\(model.phase)") }
+        // Cancelled elsewhere (another screen, the outbox list): the model follows.
+        _ = try w.payments.cancel(itemId: first.id)
+        try await until("the model follows the cancel") { model.phase == .editing }
 
         await model.send(to: .accountId(accountId: payee.userId), amount: cny(66_00), note: "房租")
         guard case let .needsConfirmation(_, reasons, _) = model.phase else { return XCTFail("\(model.phase)") }

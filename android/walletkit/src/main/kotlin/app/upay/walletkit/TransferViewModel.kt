@@ -4,11 +4,14 @@ import app.upay.core.Amount
 import app.upay.core.CoreException
 import app.upay.core.ErrorCode
 import app.upay.core.OutboxItem
+import app.upay.core.OutboxState
 import app.upay.core.PayeeInput
 import app.upay.core.PaymentOutcome
 import app.upay.core.PaymentsApi
 import app.upay.core.RiskInfo
 import app.upay.core.TransactionView
+import app.upay.core.WalletClient
+import app.upay.core.WalletEvent
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -49,14 +52,28 @@ data class TransferState(
  * The transfer screen's state holder. Every outcome of the core is a phase, so the screen never
  * guesses: confirmation (signed by the platform key store after PIN/biometrics), offline
  * queueing, holds and refusals all arrive as typed values.
+ *
+ * Given the [client], it also follows the payment after the call returned: a queued transfer
+ * the core sends later (and that then needs confirmation, settles or fails), or one confirmed or
+ * cancelled elsewhere, moves the phase on by itself. [close] stops following.
  */
 class TransferViewModel(
     private val payments: PaymentsApi,
     private val scope: CoroutineScope,
     private val io: CoroutineDispatcher = Dispatchers.IO,
-) {
+    client: WalletClient? = null,
+) : AutoCloseable {
     private val _state = MutableStateFlow(TransferState())
     val state: StateFlow<TransferState> = _state.asStateFlow()
+
+    private val following = client?.listen { batch ->
+        val items = batch.filterIsInstance<WalletEvent.OutboxChanged>().flatMap { it.items }
+        if (items.isNotEmpty()) _state.update { current -> followed(current, items) }
+    }
+
+    override fun close() {
+        following?.close()
+    }
 
     fun send(to: PayeeInput, amount: Amount, note: String?) {
         if (_state.value.phase != TransferPhase.Editing) return
@@ -102,6 +119,36 @@ class TransferViewModel(
     }
 
     private companion object {
+        /** The item the phase shows, while its outcome can still change. */
+        fun shownItem(phase: TransferPhase): OutboxItem? = when (phase) {
+            is TransferPhase.NeedsConfirmation -> phase.item
+            is TransferPhase.Queued -> phase.item
+            is TransferPhase.Held -> phase.item
+            else -> null
+        }
+
+        /** The state after the core reported [items]: the shown item's newest state decides. */
+        fun followed(current: TransferState, items: List<OutboxItem>): TransferState {
+            val shown = shownItem(current.phase) ?: return current
+            val item = items.lastOrNull { it.id == shown.id } ?: return current
+            // A report older than what is shown (delivered late) changes nothing.
+            if (item.updatedAt < shown.updatedAt) return current
+            val phase = phaseOf(item)
+            return if (phase == current.phase) current else TransferState(phase = phase)
+        }
+
+        /** The phase an outbox item in its current state shows. */
+        fun phaseOf(item: OutboxItem): TransferPhase = when (item.state) {
+            OutboxState.QUEUED, OutboxState.SENDING, OutboxState.UNKNOWN -> item.confirmation?.let {
+                TransferPhase.NeedsConfirmation(item, it.reasons, it.risk)
+            } ?: TransferPhase.Queued(item)
+            OutboxState.ACCEPTED -> if (item.risk != null) TransferPhase.Held(item, item.risk) else TransferPhase.Done(item, null)
+            OutboxState.SETTLED -> TransferPhase.Done(item, null)
+            OutboxState.FAILED, OutboxState.EXPIRED ->
+                TransferPhase.Refused(item, item.errorCode ?: ErrorCode.UNKNOWN, item.errorMessage)
+            OutboxState.CANCELLED -> TransferPhase.Editing
+        }
+
         fun phaseOf(outcome: PaymentOutcome): TransferPhase = when (outcome) {
             is PaymentOutcome.Completed -> TransferPhase.Done(outcome.item, outcome.transaction)
             is PaymentOutcome.Held -> TransferPhase.Held(outcome.item, outcome.risk)

@@ -94,11 +94,17 @@ class ViewModelTest {
         val payee = Mock.newUser(cnyMinor = 0)
         TestWallet().use { w ->
             w.signIn(payer)
-            val transfer = TransferViewModel(w.payments, scope)
+            val transfer = TransferViewModel(w.payments, scope, client = w.client)
             transfer.send(PayeeInput.AccountId(payee.userId), cny(-5), null)
             val invalid = transfer.state.awaitState { it.error != null }
             assertEquals(ErrorCode.INVALID_INPUT, invalid.error!!.code)
             assertEquals(TransferPhase.Editing, invalid.phase)
+
+            transfer.send(PayeeInput.AccountId(payee.userId), cny(66_00), "房租")
+            val first = transfer.state.awaitState { it.phase is TransferPhase.NeedsConfirmation }
+            // Cancelled elsewhere (another screen, the outbox list): the holder follows.
+            w.payments.cancel((first.phase as TransferPhase.NeedsConfirmation).item.id)
+            transfer.state.awaitState { it.phase == TransferPhase.Editing }
 
             transfer.send(PayeeInput.AccountId(payee.userId), cny(66_00), "房租")
             val waiting = transfer.state.awaitState { it.phase is TransferPhase.NeedsConfirmation }
@@ -107,6 +113,7 @@ class ViewModelTest {
             transfer.confirm("Pay ¥66.00")
             val done = transfer.state.awaitState { it.phase is TransferPhase.Done }
             assertEquals(-66_00L, assertIs<TransferPhase.Done>(done.phase).transaction!!.amount.minor)
+            transfer.close()
         }
     }
 
