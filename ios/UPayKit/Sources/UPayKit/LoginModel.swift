@@ -36,8 +36,13 @@ public final class LoginModel {
         await perform { session in .signedIn(try await session.submitLoginCode(code: code)) }
     }
 
-    /// Back to the password step (e.g. the user wants another number).
+    /// Turns of the flow: a call's answer counts only if no `restart()` came after it started.
+    @ObservationIgnored private var turn = 0
+
+    /// Back to the password step (e.g. the user wants another number). A call still running
+    /// keeps the model busy until it ends, and its answer is then ignored.
     public func restart() {
+        turn += 1
         step = .credentials
         error = nil
     }
@@ -46,11 +51,13 @@ public final class LoginModel {
         guard !busy else { return }
         busy = true
         error = nil
+        let mine = turn
         defer { busy = false }
         do {
-            step = try await call(session)
+            let next = try await call(session)
+            if mine == turn { step = next }
         } catch let failure as CoreError {
-            error = UIError(failure)
+            if mine == turn { error = UIError(failure) }
         } catch {}
     }
 }

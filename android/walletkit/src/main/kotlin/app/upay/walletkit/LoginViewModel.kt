@@ -50,18 +50,28 @@ class LoginViewModel(
 
     fun submitCode(code: String) = perform { LoginStep.SignedIn(session.submitLoginCode(code)) }
 
-    /** Back to the password step (e.g. the user wants another number). */
-    fun restart() = _state.update { LoginState() }
+    /** Turns of the flow: a call's answer counts only if no restart() came after it started. */
+    @Volatile private var turn = 0
+
+    /**
+     * Back to the password step (e.g. the user wants another number). A call still running
+     * keeps the holder busy until it ends, and its answer is then ignored.
+     */
+    fun restart() {
+        turn++
+        _state.update { LoginState(busy = it.busy) }
+    }
 
     private fun perform(call: suspend () -> LoginStep) {
         if (_state.value.busy) return
+        val mine = turn
         _state.update { it.copy(busy = true, error = null) }
         scope.launch {
             try {
                 val step = withContext(io) { call() }
-                _state.update { LoginState(step = step) }
+                _state.update { if (mine == turn) LoginState(step = step) else it.copy(busy = false) }
             } catch (e: CoreException) {
-                _state.update { it.copy(busy = false, error = e.toUiError()) }
+                _state.update { if (mine == turn) it.copy(busy = false, error = e.toUiError()) else it.copy(busy = false) }
             }
         }
     }

@@ -42,6 +42,15 @@ class ViewModelTest {
             assertEquals(4, refused.error!!.attemptsRemaining)
             assertEquals(LoginStep.Credentials, refused.step)
 
+            // "Another number" while a sign-in is on its way: the holder stays busy until it
+            // ends, and its answer (here a refusal) is not shown.
+            login.login(user.phone, "Wrong0000")
+            login.restart()
+            val restarted = login.state.awaitState { !it.busy }
+            assertEquals(LoginStep.Credentials, restarted.step)
+            kotlinx.coroutines.delay(300)
+            assertEquals(null, login.state.value.error)
+
             login.login(user.phone, user.password)
             val code = login.state.awaitState { it.step is LoginStep.Code }
             assertTrue((code.step as LoginStep.Code).destination.endsWith(user.phone.takeLast(4)))
