@@ -18,9 +18,30 @@ public final class LoginModel {
 
     @ObservationIgnored private let session: SessionApi
 
+    @ObservationIgnored private var following: Task<Void, Never>?
+
     public init(session: SessionApi) {
         self.session = session
         self.step = session.profile().map(Step.signedIn) ?? .credentials
+    }
+
+    /// Also follows the session: a sign-out from anywhere (another screen, the server ending
+    /// the session) brings the model back to the password step, until `stop()`.
+    public convenience init(client: WalletClient) {
+        self.init(session: client.session())
+        let events = client.events()
+        following = Task { [weak self] in
+            for await batch in events where batch.contains(.sessionChanged(signedIn: false)) {
+                guard let model = self else { return }
+                if case .signedIn = model.step { model.step = .credentials }
+            }
+        }
+    }
+
+    /// Stops following the session.
+    public func stop() {
+        following?.cancel()
+        following = nil
     }
 
     public func login(phone: String, password: String) async {

@@ -9,7 +9,8 @@ final class ViewModelTests: XCTestCase {
     func testTheLoginModelWalksThroughThePasswordAndSmsSteps() async throws {
         let user = try await Mock.newUser()
         let w = try TestWallet()
-        let model = LoginModel(session: w.session)
+        let model = LoginModel(client: w.client)
+        defer { model.stop() }
         XCTAssertEqual(model.step, .credentials)
 
         await model.login(phone: user.phone, password: "Wrong0000")
@@ -26,6 +27,10 @@ final class ViewModelTests: XCTestCase {
         guard case let .signedIn(profile) = model.step else { return XCTFail("\(model.step)") }
         XCTAssertEqual(profile.userId, user.userId)
         XCTAssertFalse(model.busy)
+
+        // Signed out elsewhere: the model goes back to the password step.
+        try await w.session.logout()
+        try await until("back to the password step") { model.step == .credentials }
     }
 
     func testTheHomeModelFollowsTheCoresEvents() async throws {

@@ -4,6 +4,8 @@ import app.upay.core.CoreException
 import app.upay.core.LoginResult
 import app.upay.core.Profile
 import app.upay.core.SessionApi
+import app.upay.core.WalletClient
+import app.upay.core.WalletEvent
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -30,16 +32,30 @@ data class LoginState(
     val error: UiError? = null,
 )
 
-/** The sign-in screen's state holder: password first, then an SMS code when the server asks. */
+/**
+ * The sign-in screen's state holder: password first, then an SMS code when the server asks.
+ * Given the [client], a sign-out from anywhere (another screen, the server ending the session)
+ * brings it back to the password step; [close] stops following.
+ */
 class LoginViewModel(
     private val session: SessionApi,
     private val scope: CoroutineScope,
     private val io: CoroutineDispatcher = Dispatchers.IO,
-) {
+    client: WalletClient? = null,
+) : AutoCloseable {
     private val _state = MutableStateFlow(
         session.profile()?.let { LoginState(step = LoginStep.SignedIn(it)) } ?: LoginState(),
     )
     val state: StateFlow<LoginState> = _state.asStateFlow()
+
+    private val following = client?.listen { batch ->
+        val signedOut = batch.any { it is WalletEvent.SessionChanged && !it.signedIn }
+        if (signedOut) _state.update { if (it.step is LoginStep.SignedIn) LoginState(busy = it.busy) else it }
+    }
+
+    override fun close() {
+        following?.close()
+    }
 
     fun login(phone: String, password: String) = perform {
         when (val result = session.login(phone, password)) {

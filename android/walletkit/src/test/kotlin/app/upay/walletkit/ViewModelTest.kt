@@ -33,7 +33,7 @@ class ViewModelTest {
     fun `the login state holder walks through the password and SMS steps`() = coroutineTest {
         val user = Mock.newUser()
         TestWallet().use { w ->
-            val login = LoginViewModel(w.session, scope)
+            val login = LoginViewModel(w.session, scope, client = w.client)
             assertEquals(LoginStep.Credentials, login.state.value.step)
 
             login.login(user.phone, "Wrong0000")
@@ -59,6 +59,11 @@ class ViewModelTest {
             val signedIn = login.state.awaitState { it.step is LoginStep.SignedIn }
             assertEquals(user.userId, (signedIn.step as LoginStep.SignedIn).profile.userId)
             assertEquals(null, signedIn.error)
+
+            // Signed out elsewhere: the holder goes back to the password step.
+            w.session.logout()
+            login.state.awaitState { it.step == LoginStep.Credentials }
+            login.close()
         }
     }
 
