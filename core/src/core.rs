@@ -504,10 +504,17 @@ impl Core {
                 problem,
                 retry_after,
             }) => {
-                if matches!(
-                    problem.code,
-                    WireCode::Unauthorized | WireCode::TokenExpired | WireCode::RefreshReused
-                ) {
+                // Only the session this refresh was for ends: a sign-in that replaced it while
+                // the request was on its way stays.
+                let same = self
+                    .auth()
+                    .is_some_and(|a| a.session.tokens.refresh_token == body.refresh_token);
+                if same
+                    && matches!(
+                        problem.code,
+                        WireCode::Unauthorized | WireCode::TokenExpired | WireCode::RefreshReused
+                    )
+                {
                     tracing::info!(code = ?problem.code, "session ended by the server");
                     let _ = self.clear_session();
                 }
