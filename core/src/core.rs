@@ -586,8 +586,12 @@ impl Core {
             return Ok(Vec::new());
         };
         self.store.read(|c| {
-            let rows = store::mirror::balances(c)?;
-            let unconfirmed = outbox::unconfirmed_out(c, owner)?;
+            // One snapshot for both reads: a sync committing between them (its balances and
+            // the items they now include) would otherwise show a payment in neither.
+            let snapshot = c.unchecked_transaction()?;
+            let rows = store::mirror::balances(&snapshot)?;
+            let unconfirmed = outbox::unconfirmed_out(&snapshot, owner)?;
+            drop(snapshot);
             let mut out = Vec::with_capacity(rows.len());
             for b in rows {
                 let pending: i64 = unconfirmed
