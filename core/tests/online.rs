@@ -549,41 +549,33 @@ async fn risk_hold_block_step_up_and_not_me() {
     mock.assert_audit().await;
 }
 
-/// A key store whose `sign` waits, like a biometric prompt, until the test answers it (and
-/// gives up as "cancelled" after a few seconds).
-struct PromptingKeyStore {
-    inner: std::sync::Arc<dyn upay_core::keystore::KeyStore>,
-    asked: std::sync::atomic::AtomicBool,
-    answer: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+type Ks = dyn upay_core::keystore::KeyStore;
+type KsResult<T> = Result<T, upay_core::keystore::KeyStoreError>;
+type SignFn = dyn Fn(&Ks, Vec<u8>, String) -> KsResult<Vec<u8>> + Send + Sync;
+
+/// The test key store with `sign` replaced by `sign` (which may call the real one) and
+/// `on_delete` told when the payment key is deleted: the platform behaviours these tests need.
+struct SignHooked {
+    inner: std::sync::Arc<Ks>,
+    sign: Box<SignFn>,
+    on_delete: Box<dyn Fn() + Send + Sync>,
 }
 
-impl upay_core::keystore::KeyStore for PromptingKeyStore {
-    fn wrap_data_key(&self, k: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+impl upay_core::keystore::KeyStore for SignHooked {
+    fn wrap_data_key(&self, k: Vec<u8>) -> KsResult<Vec<u8>> {
         self.inner.wrap_data_key(k)
     }
-    fn unwrap_data_key(&self, w: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+    fn unwrap_data_key(&self, w: Vec<u8>) -> KsResult<Vec<u8>> {
         self.inner.unwrap_data_key(w)
     }
-    fn signing_public_key(&self) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
+    fn signing_public_key(&self) -> KsResult<Vec<u8>> {
         self.inner.signing_public_key()
     }
-    fn sign(
-        &self,
-        payload: Vec<u8>,
-        reason: String,
-    ) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
-        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
-        let answered = self
-            .answer
-            .lock()
-            .unwrap()
-            .recv_timeout(std::time::Duration::from_secs(5));
-        match answered {
-            Ok(()) => self.inner.sign(payload, reason),
-            Err(_) => Err(upay_core::keystore::KeyStoreError::UserCancelled),
-        }
+    fn sign(&self, payload: Vec<u8>, reason: String) -> KsResult<Vec<u8>> {
+        (self.sign)(self.inner.as_ref(), payload, reason)
     }
-    fn delete_signing_key(&self) -> Result<(), upay_core::keystore::KeyStoreError> {
+    fn delete_signing_key(&self) -> KsResult<()> {
+        (self.on_delete)();
         self.inner.delete_signing_key()
     }
 }
@@ -594,15 +586,32 @@ impl upay_core::keystore::KeyStore for PromptingKeyStore {
 async fn a_confirmation_prompt_does_not_block_the_runtime() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (answer, prompt) = std::sync::mpsc::channel();
-    let keys = std::sync::Arc::new(PromptingKeyStore {
+    let (answer, prompt) = std::sync::mpsc::channel::<()>();
+    // `sign` waits, like a biometric prompt, until the test answers it (and gives up as
+    // "cancelled" after a few seconds).
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prompt = std::sync::Mutex::new(prompt);
+    let keys = std::sync::Arc::new(SignHooked {
         inner: key_store(dir.path()),
-        asked: Default::default(),
-        answer: std::sync::Mutex::new(prompt),
+        sign: Box::new({
+            let asked = asked.clone();
+            move |inner, payload, reason| {
+                asked.store(true, std::sync::atomic::Ordering::SeqCst);
+                match prompt
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(std::time::Duration::from_secs(5))
+                {
+                    Ok(()) => inner.sign(payload, reason),
+                    Err(_) => Err(upay_core::keystore::KeyStoreError::UserCancelled),
+                }
+            }
+        }),
+        on_delete: Box::new(|| {}),
     });
     let client = upay_core::WalletClient::with_settings(
         settings(&mock.base, dir.path(), "device-prompt-1"),
-        keys.clone(),
+        keys,
     )
     .unwrap();
     sign_in(&client, &mock, ZHANG).await;
@@ -623,7 +632,7 @@ async fn a_confirmation_prompt_does_not_block_the_runtime() {
     eventually(
         "the prompt is shown",
         std::time::Duration::from_secs(20),
-        || keys.asked.load(std::sync::atomic::Ordering::SeqCst),
+        || asked.load(std::sync::atomic::Ordering::SeqCst),
     )
     .await;
     answer.send(()).unwrap();
@@ -652,48 +661,34 @@ async fn registering_the_payment_key_with_an_expired_token_keeps_the_session() {
     assert_eq!(client.session().profile().unwrap().user_id, ZHANG_ID);
 }
 
-/// A key store whose payment key the platform invalidated (a new fingerprint enrolled): it
-/// answers `KeyNotFound` until the key is deleted, after which a new one is made on use.
-struct InvalidatedOnce {
-    inner: upay_core::keystore::FileKeyStore,
-    dead: std::sync::atomic::AtomicBool,
-}
-
-impl upay_core::keystore::KeyStore for InvalidatedOnce {
-    fn wrap_data_key(&self, k: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
-        self.inner.wrap_data_key(k)
-    }
-    fn unwrap_data_key(&self, w: Vec<u8>) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
-        self.inner.unwrap_data_key(w)
-    }
-    fn signing_public_key(&self) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
-        self.inner.signing_public_key()
-    }
-    fn sign(&self, p: Vec<u8>, r: String) -> Result<Vec<u8>, upay_core::keystore::KeyStoreError> {
-        if self.dead.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(upay_core::keystore::KeyStoreError::KeyNotFound);
-        }
-        self.inner.sign(p, r)
-    }
-    fn delete_signing_key(&self) -> Result<(), upay_core::keystore::KeyStoreError> {
-        self.dead.store(false, std::sync::atomic::Ordering::SeqCst);
-        self.inner.delete_signing_key()
-    }
-}
-
 /// After the platform invalidates the payment key, one confirmation says so
 /// (`device_key_missing`, not `key_lost`), and the next one makes, registers and uses a new key.
 #[tokio::test]
 async fn an_invalidated_payment_key_is_replaced_on_the_next_confirmation() {
     let mock = Mock::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let keys = std::sync::Arc::new(InvalidatedOnce {
-        inner: upay_core::keystore::FileKeyStore::open(dir.path().join("keys")).unwrap(),
-        dead: std::sync::atomic::AtomicBool::new(false),
+    // The platform invalidated the payment key (a new fingerprint enrolled): `sign` answers
+    // `KeyNotFound` until the key is deleted, after which a new one is made on use.
+    let dead = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let keys = std::sync::Arc::new(SignHooked {
+        inner: key_store(dir.path()),
+        sign: Box::new({
+            let dead = dead.clone();
+            move |inner, payload, reason| {
+                if dead.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(upay_core::keystore::KeyStoreError::KeyNotFound);
+                }
+                inner.sign(payload, reason)
+            }
+        }),
+        on_delete: Box::new({
+            let dead = dead.clone();
+            move || dead.store(false, std::sync::atomic::Ordering::SeqCst)
+        }),
     });
     let client = upay_core::WalletClient::with_settings(
         settings(&mock.base, dir.path(), "device-keyreset-1"),
-        keys.clone(),
+        keys,
     )
     .unwrap();
     sign_in(&client, &mock, ZHANG).await;
@@ -716,7 +711,7 @@ async fn an_invalidated_payment_key_is_replaced_on_the_next_confirmation() {
     let PaymentOutcome::ConfirmationRequired { item, .. } = out else {
         panic!("{out:?}")
     };
-    keys.dead.store(true, std::sync::atomic::Ordering::SeqCst);
+    dead.store(true, std::sync::atomic::Ordering::SeqCst);
     let err = client
         .payments()
         .confirm_payment(item.id.clone(), "Confirm".into())
