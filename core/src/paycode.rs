@@ -16,8 +16,6 @@
 //! derives codes by the server's time, so a phone whose clock is off still shows codes the
 //! terminal accepts.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::Method;
@@ -33,7 +31,6 @@ use crate::api::{NetError, decode};
 use crate::core::Core;
 use crate::crypto::Place;
 use crate::error::{CoreError, CoreResult, ErrorCode};
-use crate::keystore::KeyStore;
 use crate::model::{Amount, now_ms};
 
 /// What the payment-code screen shows besides the code.
@@ -149,19 +146,6 @@ fn forget(core: &Core, owner: i64) -> CoreResult<()> {
     })
 }
 
-/// Runs a key-store call off the async workers: on phones it may wait for the secure
-/// hardware (or, for other keys, a user prompt).
-async fn keystore_call<T: Send + 'static>(
-    core: &Core,
-    f: impl FnOnce(&dyn KeyStore) -> Result<T, crate::keystore::KeyStoreError> + Send + 'static,
-) -> CoreResult<T> {
-    let ks: Arc<dyn KeyStore> = core.keystore.clone();
-    tokio::task::spawn_blocking(move || f(ks.as_ref()))
-        .await
-        .map_err(|_| CoreError::client(ErrorCode::Unknown))?
-        .map_err(CoreError::from)
-}
-
 fn info(stored: Option<&Stored>) -> PaycodeInfo {
     match stored {
         Some(s) => PaycodeInfo {
@@ -220,7 +204,7 @@ pub async fn enable(core: &Core) -> CoreResult<PaycodeInfo> {
     );
     let clock_offset_ms = clock_offset(p.step_secs, p.provisioned_at, sent_at, received_at)
         .ok_or_else(|| CoreError::client(ErrorCode::BadResponse).localized(zh))?;
-    let wrapped = keystore_call(core, {
+    let wrapped = crate::keystore::off_runtime(&core.keystore, {
         let secret = secret.clone();
         move |ks| ks.wrap_data_key(secret.to_vec())
     })
